@@ -1,0 +1,52 @@
+/**
+ * What every codec provides: frames in, model messages out, and back. A new
+ * serializer (msgpack, cbor) is one new file implementing {@link Codec}.
+ *
+ * @module
+ */
+
+import type { ClientMessage, Dict, Event, RouterMessage } from "../protocol/messages.ts";
+
+/** A WebSocket message: text for JSON, bytes for binary serializers. */
+export type Frame = string | Uint8Array;
+
+/** Thrown by {@link Codec.decode} for a frame that breaks the protocol. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+/** Turns frames into model messages and back, for one WebSocket subprotocol. */
+export interface Codec {
+  /** The subprotocol name this codec serves, such as `wamp.2.json`. */
+  readonly subprotocol: string;
+  /** This codec's index in {@link Event.frames}. */
+  readonly slot: number;
+  /**
+   * Decodes one frame into a client message, checking every field's type.
+   * @throws {ProtocolError} when the frame is not a well-formed client message.
+   */
+  decode(frame: Frame): ClientMessage;
+  /** Encodes a router message, or returns null when this protocol has no such message. */
+  encode(message: RouterMessage): Frame | null;
+  /** Encodes an event once per codec, caching the frame on the event itself. */
+  encodeEvent(event: Event): Frame;
+}
+
+let slots = 0;
+
+/** Hands out a distinct {@link Event.frames} slot to each codec instance. */
+export function nextCodecSlot(): number {
+  return slots++;
+}
+
+/** Whether `value` is a JSON object (WAMP's `dict`), not null and not an array. */
+export function isDict(value: unknown): value is Dict {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Whether a dict has at least one key, without building a key array. */
+export function hasKeys(value: Dict | undefined): value is Dict {
+  if (value === undefined) return false;
+  for (const _ in value) return true;
+  return false;
+}

@@ -1,0 +1,44 @@
+/**
+ * A realm: a routing namespace with its own broker, dealer and sessions. Sessions
+ * in different realms never see each other's topics or procedures.
+ *
+ * @module
+ */
+
+import { Broker } from "./broker.ts";
+import { Dealer } from "./dealer.ts";
+import type { Participant } from "./participant.ts";
+
+/** One realm of the router. */
+export class Realm {
+  /** Publish & subscribe. */
+  readonly broker: Broker = new Broker();
+  /** Routed RPC. */
+  readonly dealer: Dealer = new Dealer();
+  #sessions = new Map<number, Participant>();
+
+  constructor(readonly name: string) {}
+
+  /** Adds a session that completed its handshake. */
+  join(s: Participant): void {
+    this.#sessions.set(s.id, s);
+  }
+
+  /** Removes a session and everything it held: subscriptions, registrations, calls. */
+  leave(s: Participant): void {
+    if (this.#sessions.get(s.id) !== s) return;
+    this.#sessions.delete(s.id);
+    this.broker.removeSession(s);
+    this.dealer.removeSession(s);
+  }
+
+  /** The session with this id, if it is in this realm. */
+  session(id: number): Participant | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** How many sessions are in the realm. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * An in-process session: how apps and bridges living in the server publish,
+ * subscribe, register procedures and call them, through the same broker and dealer
+ * as the network sessions (so exclusion, black/whitelists and everything else apply
+ * alike).
+ *
+ * @module
+ */
+
+import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+import { IdSequence } from "../protocol/ids.ts";
+import type { Dict, Event, RouterMessage } from "../protocol/messages.ts";
+import { isReservedUri, isValidUri } from "../protocol/uri.ts";
+import type { Participant } from "../realm/participant.ts";
+import type { Realm } from "../realm/realm.ts";
+import type { Router } from "../router.ts";
+
+/** Called for each event on a local subscription. */
+export type EventHandler = (args: unknown[], kwargs: Dict, details: EventDetails) => void;
+
+/** What a local event handler learns about an event besides its payload. */
+export interface EventDetails {
+  topic: string;
+  publication: number;
+  /** The publisher's session id, when it disclosed itself. */
+  publisher?: number;
+}
+
+/**
+ * A procedure run in the server. Its return value becomes the single result
+ * argument, unless it returns a {@link CallResult}. To fail with a WAMP error, throw
+ * a {@link WampError}; any other exception reaches the caller as
+ * `wamp.error.runtime_error` with a generic description (and is logged).
+ */
+export type Procedure = (args: unknown[], kwargs: Dict, details: Dict) => unknown;
+
+/** A result with several positional and/or keyword arguments. */
+export class CallResult {
+  constructor(readonly args: unknown[] = [], readonly kwargs: Dict = {}) {}
+}
+
+/** Options for {@link LocalSession.publish}. */
+export interface LocalPublishOptions {
+  /** Deliver to this session's own subscriptions too (default false). */
+  excludeMe?: boolean;
+  /** Session ids to leave out. */
+  exclude?: number[];
+  /** Only these session ids may receive it. */
+  eligible?: number[];
+}
+
+/** A handle to end a local subscription. */
+export interface LocalSubscription {
+  readonly id: number;
+  readonly topic: string;
+  unsubscribe(): void;
+}
+
+/** A handle to withdraw a local registration. */
+export interface LocalRegistration {
+  readonly id: number;
+  readonly procedure: string;
+  unregister(): void;
+}
+
+interface PendingLocalCall {
+  resolve(result: CallResult): void;
+  reject(error: WampError): void;
+}
+
+/**
+ * A session that lives in the server process.
+ *
+ * @example
+ * ```ts
+ * const app = new LocalSession(router);
+ * app.register("com.example.add", ([a, b]) => Number(a) + Number(b));
+ * app.subscribe("com.example.news", ([text]) => console.log(text));
+ * app.publish("com.example.news", ["hello"]);
+ * ```
+ */
+export class LocalSession implements Participant {
+  readonly id: number;
+  readonly authid: string;
+  readonly authrole = "trusted";
+  readonly acceptsInterrupt = false;
+  readonly realm: Realm;
+  #handlers = new Map<number, EventHandler[]>();
+  #procedures = new Map<number, Procedure>();
+  #calls = new Map<number, PendingLocalCall>();
+  #requests = new IdSequence();
+  #closed = false;
+
+  /**
+   * @param router the router to join
+   * @param realm the realm name; the router's default realm when omitted
+   * @param onError where exceptions thrown by local event handlers and procedures go
+   */
+  constructor(
+    private readonly router: Router,
+    realm?: string,
+    private readonly onError: (e: unknown) => void = (e) => console.error("local session handler failed:", e),
+  ) {
+    const r = realm === undefined ? router.defaultRealm : router.realm(realm);
+    if (r === undefined) throw new WampError(ErrorUri.NO_SUCH_REALM, [`no realm ${realm}`]);
+    this.realm = r;
+    this.id = router.newSessionId();
+    this.authid = `local-${this.id}`;
+    r.join(this);
+  }
+
+  /**
+   * Publishes an event; returns the publication id.
+   * @throws {WampError} `wamp.error.invalid_uri` for a bad or reserved topic
+   */
+  publish(topic: string, args: unknown[] = [], kwargs?: Dict, options: LocalPublishOptions = {}): number {
+    this.#open();
+    checkUri(topic, false);
+    const wire: Dict = { exclude_me: options.excludeMe ?? true };
+    if (options.exclude) wire.exclude = options.exclude;
+    if (options.eligible) wire.eligible = options.eligible;
+    return this.realm.broker.publish(this, { topic, args, kwargs, options: wire });
+  }
+
+  /** Subscribes `handler` to `topic`. Handlers run synchronously during the publish. */
+  subscribe(topic: string, handler: EventHandler): LocalSubscription {
+    this.#open();
+    checkUri(topic, true);
+    const sub = this.realm.broker.subscribe(this, topic);
+    const list = this.#handlers.get(sub.id) ?? [];
+    list.push(handler);
+    this.#handlers.set(sub.id, list);
+    return {
+      id: sub.id,
+      topic,
+      unsubscribe: () => {
+        const left = (this.#handlers.get(sub.id) ?? []).filter((h) => h !== handler);
+        if (left.length > 0) return void this.#handlers.set(sub.id, left);
+        this.#handlers.delete(sub.id);
+        this.realm.broker.unsubscribe(this, sub.id);
+      },
+    };
+  }
+
+  /**
+   * Registers a procedure run in this process.
+   * @throws {WampError} `wamp.error.invalid_uri` or `wamp.error.procedure_already_exists`
+   */
+  register(procedure: string, fn: Procedure): LocalRegistration {
+    this.#open();
+    checkUri(procedure, false);
+    const reg = this.realm.dealer.register(this, procedure);
+    this.#procedures.set(reg.id, fn);
+    return {
+      id: reg.id,
+      procedure,
+      unregister: () => {
+        if (!this.#procedures.delete(reg.id)) return;
+        this.realm.dealer.unregister(this, reg.id);
+      },
+    };
+  }
+
+  /** Calls a procedure, wherever its callee is. Rejects with a {@link WampError}. */
+  call(procedure: string, args: unknown[] = [], kwargs?: Dict): Promise<CallResult> {
+    try {
+      this.#open();
+      checkUri(procedure, true);
+      const request = this.#requests.next();
+      const { promise, resolve, reject } = Promise.withResolvers<CallResult>();
+      this.#calls.set(request, { resolve, reject });
+      try {
+        this.realm.dealer.call(this, { request, procedure, args, kwargs, options: {} });
+      } catch (e) {
+        this.#calls.delete(request);
+        throw e;
+      }
+      return promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Leaves the realm: subscriptions and registrations end, local calls are rejected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.realm.leave(this);
+    this.router.releaseSessionId(this.id);
+    const canceled = new WampError(ErrorUri.CANCELED, ["the local session closed"]);
+    for (const call of this.#calls.values()) call.reject(canceled);
+    this.#calls.clear();
+    this.#handlers.clear();
+    this.#procedures.clear();
+  }
+
+  deliverEvent(event: Event): void {
+    const handlers = this.#handlers.get(event.subscription);
+    if (handlers === undefined) return;
+    const details: EventDetails = { topic: event.topic, publication: event.publication };
+    if (typeof event.details.publisher === "number") details.publisher = event.details.publisher;
+    for (const handler of handlers) {
+      try {
+        handler(event.args ?? [], event.kwargs ?? {}, details);
+      } catch (e) {
+        this.onError(e);
+      }
+    }
+  }
+
+  send(message: RouterMessage): void {
+    switch (message.type) {
+      case T.INVOCATION: {
+        const fn = this.#procedures.get(message.registration);
+        const dealer = this.realm.dealer;
+        const request = message.request;
+        if (fn === undefined) {
+          dealer.error(this, request, ErrorUri.NO_SUCH_PROCEDURE, ["the procedure was withdrawn"]);
+          return;
+        }
+        // Run after the caller's frame is handled, so a procedure never runs inside it.
+        Promise.resolve()
+          .then(() => fn(message.args ?? [], message.kwargs ?? {}, message.details))
+          .then(
+            (value) => {
+              if (value instanceof CallResult) dealer.yield(this, request, {}, value.args, value.kwargs);
+              else dealer.yield(this, request, {}, [value]);
+            },
+            (e) => {
+              if (e instanceof WampError) return dealer.error(this, request, e.uri, e.args, e.kwargs);
+              this.onError(e);
+              dealer.error(this, request, ErrorUri.RUNTIME_ERROR, ["the procedure failed"]);
+            },
+          );
+        return;
+      }
+      case T.RESULT:
+      case T.ERROR: {
+        const call = this.#calls.get(message.request as number);
+        if (call === undefined) return;
+        this.#calls.delete(message.request as number);
+        if (message.type === T.RESULT) call.resolve(new CallResult(message.args, message.kwargs));
+        else call.reject(new WampError(message.error, message.args, message.kwargs));
+        return;
+      }
+    }
+  }
+
+  #open(): void {
+    if (this.#closed) throw new WampError(ErrorUri.CANCELED, ["the local session is closed"]);
+  }
+}
+
+function checkUri(uri: string, mayBeReserved: boolean): void {
+  if (!isValidUri(uri) || (!mayBeReserved && isReservedUri(uri))) {
+    throw new WampError(ErrorUri.INVALID_URI, [`invalid URI ${JSON.stringify(uri)}`]);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * What WAMP v1 and v2 sessions share: being a participant of a realm over a
+ * {@link Peer}, checking URIs, and releasing everything when the transport closes.
+ * The protocol state machines live in `v1.ts` and `v2.ts`.
+ *
+ * @module
+ */
+
+import type { Codec } from "../codec/codec.ts";
+import { ErrorUri } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+import type { Event, RouterMessage } from "../protocol/messages.ts";
+import { isReservedUri, isValidUri } from "../protocol/uri.ts";
+import type { Participant } from "../realm/participant.ts";
+import type { Realm } from "../realm/realm.ts";
+import type { Closable, Router } from "../router.ts";
+import type { Peer, WireSession } from "./peer.ts";
+
+/** How long shutdown waits for a peer to close before giving up on it. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+/** Base of the network sessions: one per WebSocket connection. */
+export abstract class NetworkSession implements Participant, WireSession, Closable {
+  readonly id: number;
+  authid: string;
+  authrole = "anonymous";
+  acceptsInterrupt = false;
+  /** The realm joined, or null before the handshake and after leaving. */
+  protected realm: Realm | null = null;
+  /** True once the transport is closed (or we closed it); nothing is sent after. */
+  protected ended = false;
+  #done = Promise.withResolvers<void>();
+
+  constructor(
+    protected readonly router: Router,
+    protected readonly peer: Peer,
+    protected readonly codec: Codec,
+  ) {
+    this.id = router.newSessionId();
+    this.authid = String(this.id);
+    router.attach(this);
+  }
+
+  abstract open(): void;
+  abstract receive(frame: string | Uint8Array): void;
+  abstract shutdown(): Promise<void> | void;
+
+  deliverEvent(event: Event): void {
+    if (!this.ended) this.peer.send(this.codec.encodeEvent(event));
+  }
+
+  send(message: RouterMessage): void {
+    if (this.ended) return;
+    const frame = this.codec.encode(message);
+    if (frame !== null) this.peer.send(frame);
+  }
+
+  closed(): void {
+    if (this.#isReleased) return;
+    this.#isReleased = true;
+    this.ended = true;
+    this.onClosed();
+    this.leaveRealm();
+    this.router.releaseSessionId(this.id);
+    this.router.detach(this);
+    this.#done.resolve();
+  }
+
+  #isReleased = false;
+
+  /** Hook for subclasses to stop their timers when the transport closes. */
+  protected onClosed(): void {}
+
+  /** Closes the transport; {@link closed} follows when the transport reports it. */
+  protected closeTransport(code: number, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.leaveRealm();
+    this.peer.close(code, truncateReason(reason));
+  }
+
+  /** Resolves once the transport has closed, or after a grace period. */
+  protected waitClosed(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS));
+    return Promise.race([this.#done.promise, grace]).finally(() => clearTimeout(timer));
+  }
+
+  protected enterRealm(realm: Realm): void {
+    this.realm = realm;
+    realm.join(this);
+  }
+
+  protected leaveRealm(): void {
+    const realm = this.realm;
+    if (realm === null) return;
+    this.realm = null;
+    realm.leave(this);
+  }
+
+  /**
+   * Checks a URI a client wants to use.
+   * @param mayBeReserved true where clients may name `wamp.` URIs (subscribe, call)
+   * @throws {WampError} `wamp.error.invalid_uri`
+   */
+  protected checkUri(uri: string, what: string, mayBeReserved: boolean): void {
+    if (!isValidUri(uri)) {
+      throw new WampError(ErrorUri.INVALID_URI, [`invalid ${what} URI ${JSON.stringify(uri.slice(0, 100))}`]);
+    }
+    if (!mayBeReserved && isReservedUri(uri)) {
+      throw new WampError(ErrorUri.INVALID_URI, [`${what} URI ${uri} is in the reserved wamp. namespace`]);
+    }
+  }
+}
+
+/** WebSocket close reasons are limited to 123 bytes of UTF-8. */
+export function truncateReason(reason: string): string {
+  const bytes = new TextEncoder().encode(reason);
+  if (bytes.length <= 123) return reason;
+  let cut = 120;
+  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
+  return new TextDecoder().decode(bytes.subarray(0, cut)) + "...";
+}

@@ -1,0 +1,322 @@
+/**
+ * A WAMP v2 session (Basic Profile plus the advanced features the WELCOME lists),
+ * over any v2 codec.
+ *
+ * States: `establishing` (waiting for HELLO) → `established` → after GOODBYE back
+ * to `establishing`, since the transport may carry a new session. Protocol
+ * violations (a frame the codec rejects, a message that is wrong for the state, a
+ * request id reused while its call is in flight) are answered with ABORT
+ * `wamp.error.protocol_violation` and WebSocket close 1002; the session's
+ * subscriptions, registrations and calls in flight go with it.
+ *
+ * @module
+ */
+
+import type { Codec, Frame } from "../codec/codec.ts";
+import { isDict, ProtocolError } from "../codec/codec.ts";
+import { CloseReason, ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+import type {
+  Call,
+  ClientMessage,
+  Dict,
+  Hello,
+  Publish,
+  Register,
+  RequestId,
+  Subscribe,
+  Unregister,
+  Unsubscribe,
+} from "../protocol/messages.ts";
+import type { CancelMode } from "../realm/dealer.ts";
+import type { Router } from "../router.ts";
+import { NetworkSession } from "./network.ts";
+import type { Peer } from "./peer.ts";
+
+/** The advanced features this router implements, as WELCOME announces them. */
+export const ROUTER_ROLES: Dict = {
+  broker: {
+    features: {
+      publisher_exclusion: true,
+      subscriber_blackwhite_listing: true,
+      publisher_identification: true,
+    },
+  },
+  dealer: {
+    features: {
+      caller_identification: true,
+      call_canceling: true,
+      progressive_call_results: true,
+    },
+  },
+};
+
+type State = "establishing" | "established" | "closing";
+
+/** One WAMP v2 connection. */
+export class WampV2Session extends NetworkSession {
+  #state: State = "establishing";
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(router: Router, peer: Peer, codec: Codec) {
+    super(router, peer, codec);
+  }
+
+  open(): void {
+    this.#armHelloTimer();
+  }
+
+  receive(frame: Frame): void {
+    if (this.ended) return;
+    if (frame.length > this.router.maxMessageSize) {
+      this.#abort(
+        ErrorUri.PAYLOAD_SIZE_EXCEEDED,
+        `message of ${frame.length} bytes exceeds the limit of ${this.router.maxMessageSize}`,
+        WsClose.MESSAGE_TOO_BIG,
+      );
+      return;
+    }
+    let msg: ClientMessage;
+    try {
+      msg = this.codec.decode(frame);
+    } catch (e) {
+      this.#violation(e instanceof ProtocolError ? e.message : "undecodable message");
+      return;
+    }
+    try {
+      this.#dispatch(msg);
+    } catch (e) {
+      if (e instanceof ProtocolError) this.#violation(e.message);
+      else throw e;
+    }
+  }
+
+  shutdown(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    if (this.#state === "established") {
+      this.#state = "closing";
+      this.send({
+        type: T.GOODBYE,
+        details: { message: "the router is shutting down" },
+        reason: CloseReason.SYSTEM_SHUTDOWN,
+      });
+      this.leaveRealm();
+      // The peer answers GOODBYE and closes; the grace period covers those that don't.
+      return this.waitClosed().then(() => this.closeTransport(WsClose.GOING_AWAY, "router shutdown"));
+    }
+    this.closeTransport(WsClose.GOING_AWAY, "router shutdown");
+    return this.waitClosed();
+  }
+
+  protected override onClosed(): void {
+    clearTimeout(this.#helloTimer);
+  }
+
+  #dispatch(msg: ClientMessage): void {
+    if (this.#state === "establishing") {
+      if (msg.type === T.HELLO) return this.#hello(msg);
+      if (msg.type === T.ABORT) return this.closeTransport(WsClose.NORMAL, "aborted by client");
+      throw new ProtocolError(`message type ${msg.type} before HELLO`);
+    }
+    if (this.#state === "closing") {
+      // Only the peer's GOODBYE matters now; anything else crossed ours on the wire.
+      if (msg.type === T.GOODBYE || msg.type === T.ABORT) this.closeTransport(WsClose.NORMAL, "goodbye");
+      return;
+    }
+    switch (msg.type) {
+      case T.HELLO:
+        throw new ProtocolError("HELLO on an established session");
+      case T.GOODBYE:
+        this.send({ type: T.GOODBYE, details: {}, reason: CloseReason.GOODBYE_AND_OUT });
+        this.leaveRealm();
+        this.#state = "establishing";
+        this.#armHelloTimer();
+        return;
+      case T.ABORT:
+        return this.closeTransport(WsClose.NORMAL, "aborted by client");
+      case T.PUBLISH:
+        return this.#publish(msg);
+      case T.SUBSCRIBE:
+        return this.#subscribe(msg);
+      case T.UNSUBSCRIBE:
+        return this.#unsubscribe(msg);
+      case T.CALL:
+        return this.#call(msg);
+      case T.CANCEL:
+        return this.realm!.dealer.cancel(this, msg.request, cancelMode(msg.options.mode));
+      case T.REGISTER:
+        return this.#register(msg);
+      case T.UNREGISTER:
+        return this.#unregister(msg);
+      case T.YIELD:
+        return this.realm!.dealer.yield(this, msg.request, msg.options, msg.args, msg.kwargs);
+      case T.ERROR:
+        return this.realm!.dealer.error(this, msg.request as number, msg.error, msg.args, msg.kwargs);
+      case T.V1_PREFIX:
+        throw new ProtocolError("PREFIX is not a WAMP v2 message");
+    }
+  }
+
+  #hello(msg: Hello): void {
+    const roles = msg.details.roles;
+    if (!isDict(roles) || Object.keys(roles).length === 0) {
+      throw new ProtocolError("HELLO.Details.roles must announce at least one role");
+    }
+    const realm = this.router.closing ? undefined : this.router.realm(msg.realm);
+    if (realm === undefined) {
+      const why = this.router.closing
+        ? "the router is shutting down"
+        : `no realm ${JSON.stringify(msg.realm)}`;
+      this.#abort(
+        this.router.closing ? CloseReason.SYSTEM_SHUTDOWN : ErrorUri.NO_SUCH_REALM,
+        why,
+        WsClose.NORMAL,
+      );
+      return;
+    }
+    clearTimeout(this.#helloTimer);
+    this.acceptsInterrupt = feature(roles, "callee", "call_canceling");
+    this.#state = "established";
+    this.enterRealm(realm);
+    this.send({
+      type: T.WELCOME,
+      session: this.id,
+      details: {
+        realm: realm.name,
+        authid: this.authid,
+        authrole: this.authrole,
+        authmethod: "anonymous",
+        authprovider: "static",
+        agent: this.router.agent,
+        roles: ROUTER_ROLES,
+      },
+    });
+  }
+
+  #publish(msg: Publish): void {
+    const ack = msg.options.acknowledge === true;
+    try {
+      this.checkUri(msg.topic, "topic", false);
+      const publication = this.realm!.broker.publish(this, msg);
+      if (ack) this.send({ type: T.PUBLISHED, request: msg.request, publication });
+    } catch (e) {
+      // Without `acknowledge` the publisher expects no answer at all, not even an error.
+      if (ack) this.#requestError(T.PUBLISH, msg.request, e);
+      else if (!(e instanceof WampError)) throw e;
+    }
+  }
+
+  #subscribe(msg: Subscribe): void {
+    try {
+      this.checkUri(msg.topic, "topic", true);
+      const match = msg.options.match;
+      if (match !== undefined && match !== "exact") {
+        throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+          `match policy ${JSON.stringify(match)} is not supported`,
+        ]);
+      }
+      const sub = this.realm!.broker.subscribe(this, msg.topic);
+      this.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+    } catch (e) {
+      this.#requestError(T.SUBSCRIBE, msg.request, e);
+    }
+  }
+
+  #unsubscribe(msg: Unsubscribe): void {
+    if (this.realm!.broker.unsubscribe(this, msg.subscription)) {
+      this.send({ type: T.UNSUBSCRIBED, request: msg.request });
+    } else {
+      this.#requestError(
+        T.UNSUBSCRIBE,
+        msg.request,
+        new WampError(ErrorUri.NO_SUCH_SUBSCRIPTION, [`no subscription ${msg.subscription} of this session`]),
+      );
+    }
+  }
+
+  #call(msg: Call): void {
+    const dealer = this.realm!.dealer;
+    if (dealer.isPending(this, msg.request)) {
+      throw new ProtocolError(`CALL request id ${msg.request} is already in flight`);
+    }
+    try {
+      this.checkUri(msg.procedure, "procedure", true);
+      dealer.call(this, msg);
+    } catch (e) {
+      this.#requestError(T.CALL, msg.request, e);
+    }
+  }
+
+  #register(msg: Register): void {
+    try {
+      this.checkUri(msg.procedure, "procedure", false);
+      const { match, invoke } = msg.options;
+      if (match !== undefined && match !== "exact") {
+        throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+          `match policy ${JSON.stringify(match)} is not supported`,
+        ]);
+      }
+      if (invoke !== undefined && invoke !== "single") {
+        throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+          `invocation policy ${JSON.stringify(invoke)} is not supported`,
+        ]);
+      }
+      const reg = this.realm!.dealer.register(this, msg.procedure);
+      this.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
+    } catch (e) {
+      this.#requestError(T.REGISTER, msg.request, e);
+    }
+  }
+
+  #unregister(msg: Unregister): void {
+    try {
+      this.realm!.dealer.unregister(this, msg.registration);
+      this.send({ type: T.UNREGISTERED, request: msg.request });
+    } catch (e) {
+      this.#requestError(T.UNREGISTER, msg.request, e);
+    }
+  }
+
+  /** Answers a failed request with ERROR; anything but a WampError is a bug and propagates. */
+  #requestError(requestType: number, request: RequestId, e: unknown): void {
+    if (!(e instanceof WampError)) throw e;
+    this.send({
+      type: T.ERROR,
+      requestType,
+      request,
+      details: {},
+      error: e.uri,
+      args: e.args,
+      kwargs: e.kwargs,
+    });
+  }
+
+  #violation(message: string): void {
+    this.#abort(ErrorUri.PROTOCOL_VIOLATION, message, WsClose.PROTOCOL_ERROR);
+  }
+
+  #abort(reason: string, message: string, code: number): void {
+    this.send({ type: T.ABORT, details: { message }, reason });
+    this.closeTransport(code, message);
+  }
+
+  #armHelloTimer(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = setTimeout(() => {
+      if (this.#state === "establishing") {
+        this.closeTransport(WsClose.POLICY_VIOLATION, `no HELLO within ${this.router.helloTimeoutMs} ms`);
+      }
+    }, this.router.helloTimeoutMs);
+  }
+}
+
+function cancelMode(mode: unknown): CancelMode {
+  return mode === "skip" || mode === "kill" ? mode : "killnowait";
+}
+
+/** Whether HELLO.Details.roles[role].features[name] is true. */
+function feature(roles: Dict, role: string, name: string): boolean {
+  const r = roles[role];
+  if (!isDict(r) || !isDict(r.features)) return false;
+  return r.features[name] === true;
+}

@@ -1,0 +1,196 @@
+/**
+ * Test helpers: a real server on an ephemeral port, autobahn-browser as the WAMP v2
+ * client, a raw WebSocket client for frames a library would never send, and
+ * bounded waits instead of sleeps.
+ *
+ * @module
+ */
+
+import autobahn from "autobahn-browser";
+import { type App, type RunningServer, startServer } from "../main.ts";
+import { pushApp } from "../push.ts";
+
+export { autobahn };
+
+/** Default bound for every wait in the tests. */
+export const TIMEOUT_MS = 5_000;
+
+/** Starts `app` (default: the push app) on 127.0.0.1 with a free port. */
+export function startTestServer(app: App = pushApp, options: { realms?: string[]; maxMessageSize?: number } = {}): Promise<RunningServer> {
+  return startServer(app, { port: 0, host: "127.0.0.1", ...options });
+}
+
+/** Resolves with `promise`, or rejects after `ms` naming `what`. */
+export async function within<T>(promise: Promise<T>, what: string, ms = TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `condition` every 10 ms until it holds, failing after `ms`. */
+export async function waitUntil(condition: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+export type AutobahnSession = any;
+
+/** An open autobahn-browser session and a way to close it. */
+export interface V2Client {
+  session: AutobahnSession;
+  connection: AutobahnSession;
+  /** Closes the connection and waits until autobahn reports it closed. */
+  close(): Promise<void>;
+}
+
+/** Opens an autobahn-browser (WAMP v2) session to `url`, without retries. */
+export async function connectV2(url: string, realm = "realm1"): Promise<V2Client> {
+  const closed = Promise.withResolvers<void>();
+  const opened = Promise.withResolvers<AutobahnSession>();
+  const connection = new autobahn.Connection({
+    url,
+    realm,
+    max_retries: 0,
+    protocols: ["wamp.2.json"],
+    use_es6_promises: true,
+  });
+  connection.onopen = (session: AutobahnSession) => opened.resolve(session);
+  connection.onclose = (reason: string, details: unknown) => {
+    opened.reject(new Error(`connection closed: ${reason} ${JSON.stringify(details)}`));
+    closed.resolve();
+    return true; // no reconnect
+  };
+  connection.open();
+  const session = await within(opened.promise, `WAMP v2 session to ${url}`);
+  return {
+    session,
+    connection,
+    async close() {
+      if (connection.isOpen) connection.close();
+      await within(closed.promise, "the autobahn connection to close");
+    },
+  };
+}
+
+/** A raw WebSocket client that queues every frame it receives. */
+export class RawClient {
+  readonly ws: WebSocket;
+  readonly frames: string[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<CloseEvent>;
+  #waiters: (() => void)[] = [];
+
+  private constructor(url: string, protocols?: string | string[]) {
+    this.ws = new WebSocket(url, protocols);
+    const opened = Promise.withResolvers<void>();
+    const closed = Promise.withResolvers<CloseEvent>();
+    this.opened = opened.promise;
+    this.closed = closed.promise;
+    this.ws.onopen = () => opened.resolve();
+    this.ws.onerror = () => opened.reject(new Error(`WebSocket to ${url} failed`));
+    this.ws.onmessage = (e) => {
+      this.frames.push(typeof e.data === "string" ? e.data : "<binary>");
+      this.#wake();
+    };
+    this.ws.onclose = (e) => {
+      closed.resolve(e);
+      opened.reject(new Error(`closed before open: ${e.code}`));
+      this.#wake();
+    };
+    // Closing before open rejects `opened`; tests that expect that await `closed`.
+    this.opened.catch(() => {});
+  }
+
+  /** Connects and waits for the socket to open. */
+  static async open(url: string, protocols?: string | string[]): Promise<RawClient> {
+    const c = new RawClient(url, protocols);
+    await within(c.opened, `raw WebSocket to ${url}`);
+    return c;
+  }
+
+  /** Sends a frame; arrays and objects are JSON-encoded. */
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** The next frame, parsed as JSON. */
+  async next(what = "a frame"): Promise<unknown> {
+    return JSON.parse(await this.nextText(what));
+  }
+
+  /** The next frame as text. */
+  async nextText(what = "a frame"): Promise<string> {
+    await within(
+      new Promise<void>((resolve) => {
+        if (this.frames.length > 0) return resolve();
+        this.#waiters.push(resolve);
+      }),
+      what,
+    );
+    if (this.frames.length === 0) throw new Error(`socket closed while waiting for ${what}`);
+    return this.frames.shift()!;
+  }
+
+  /** Waits for the server to close the socket and returns the close event. */
+  closeEvent(): Promise<CloseEvent> {
+    return within(this.closed, "the server to close the socket");
+  }
+
+  /** Closes from our side and waits for the close to finish. */
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    await within(this.closed, "the socket to close");
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Opens a raw WAMP v2 socket and completes the HELLO/WELCOME handshake; returns the session id too. */
+export async function rawV2(url: string, realm = "realm1", roles: Record<string, unknown> = {
+  caller: {},
+  callee: { features: { call_canceling: true, progressive_call_results: true } },
+  publisher: {},
+  subscriber: {},
+}): Promise<{ client: RawClient; session: number }> {
+  const client = await RawClient.open(url, "wamp.2.json");
+  client.send([1, realm, { roles }]);
+  const welcome = await client.next("WELCOME") as unknown[];
+  if (welcome[0] !== 2) throw new Error(`expected WELCOME, got ${JSON.stringify(welcome)}`);
+  return { client, session: welcome[1] as number };
+}
+
+/** Opens a raw WAMP v1 socket and reads its WELCOME; returns the session id too. */
+export async function rawV1(url: string): Promise<{ client: RawClient; session: string }> {
+  const client = await RawClient.open(url, "wamp");
+  const welcome = await client.next("v1 WELCOME") as unknown[];
+  if (welcome[0] !== 0) throw new Error(`expected v1 WELCOME, got ${JSON.stringify(welcome)}`);
+  return { client, session: welcome[1] as string };
+}
+
+/** Runs `fn` with a fresh test server, always closing it. */
+export async function withServer(
+  fn: (server: RunningServer) => Promise<void>,
+  app: App = pushApp,
+  options: { realms?: string[]; maxMessageSize?: number } = {},
+): Promise<void> {
+  const server = await startTestServer(app, options);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
