@@ -64,6 +64,10 @@ export interface ServerOptions {
   realms?: string[];
   /** Largest incoming WebSocket message. Default 1 MiB. */
   maxMessageSize?: number;
+  /** Bytes queued for one connection before it is closed as a slow consumer. Default 8 MiB. */
+  maxBufferedAmount?: number;
+  /** How long a v2 connection may wait before HELLO, in ms. Default 10 s. */
+  helloTimeoutMs?: number;
   /** Folder with the pages. Default: `public/` beside this file. */
   publicDir?: string | URL;
 }
@@ -85,7 +89,11 @@ const HTTP_SHUTDOWN_MS = 3_000;
 
 /** Starts the router, the app and the HTTP server. */
 export async function startServer(app: App, options: ServerOptions = {}): Promise<RunningServer> {
-  const router = new Router({ realms: options.realms, maxMessageSize: options.maxMessageSize });
+  const router = new Router({
+    realms: options.realms,
+    maxMessageSize: options.maxMessageSize,
+    helloTimeoutMs: options.helloTimeoutMs,
+  });
   const pages = await pagesApp({
     publicDir: options.publicDir ?? new URL("./public/", import.meta.url),
     index: app.index,
@@ -95,7 +103,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     [Subprotocol.WAMP2_JSON]: (peer) => new WampV2Session(router, peer, wampV2Json),
     [Subprotocol.WAMP1]: (peer) => new WampV1Session(router, peer),
   };
-  const wsOptions = { protocols, plain: instance.plain };
+  const wsOptions = { protocols, plain: instance.plain, maxBufferedAmount: options.maxBufferedAmount };
 
   const server = Deno.serve({
     port: options.port ?? 8080,

@@ -6,8 +6,9 @@
  * @module
  */
 
+import "./quiet_autobahn.ts";
 import autobahn from "autobahn-browser";
-import { type App, type RunningServer, startServer } from "../main.ts";
+import { type App, type RunningServer, type ServerOptions, startServer } from "../main.ts";
 import { pushApp } from "../push.ts";
 
 export { autobahn };
@@ -16,7 +17,7 @@ export { autobahn };
 export const TIMEOUT_MS = 5_000;
 
 /** Starts `app` (default: the push app) on 127.0.0.1 with a free port. */
-export function startTestServer(app: App = pushApp, options: { realms?: string[]; maxMessageSize?: number } = {}): Promise<RunningServer> {
+export function startTestServer(app: App = pushApp, options: ServerOptions = {}): Promise<RunningServer> {
   return startServer(app, { port: 0, host: "127.0.0.1", ...options });
 }
 
@@ -185,7 +186,7 @@ export async function rawV1(url: string): Promise<{ client: RawClient; session: 
 export async function withServer(
   fn: (server: RunningServer) => Promise<void>,
   app: App = pushApp,
-  options: { realms?: string[]; maxMessageSize?: number } = {},
+  options: ServerOptions = {},
 ): Promise<void> {
   const server = await startTestServer(app, options);
   try {

@@ -69,8 +69,14 @@ export function acceptWebSocket(req: Request, options: WebSocketEndpointOptions)
   const { socket, response } = upgraded;
   socket.binaryType = "arraybuffer";
   const onError = options.onError ?? ((e) => console.error("session failed:", e));
-  const peer = new SocketPeer(socket, options.maxBufferedAmount ?? 8 * 1024 * 1024);
-  const session = factory(peer);
+  // The session is made on open, so a handshake that never completes holds nothing.
+  let session: WireSession | undefined;
+  // A stalled peer may never complete the close handshake: release its session now.
+  const peer = new SocketPeer(
+    socket,
+    options.maxBufferedAmount ?? 8 * 1024 * 1024,
+    () => guard(() => session?.closed()),
+  );
   // A bug in one session must not take the process down: close that one and go on.
   const guard = (fn: () => void) => {
     try {
@@ -80,17 +86,27 @@ export function acceptWebSocket(req: Request, options: WebSocketEndpointOptions)
       peer.close(WsClose.INTERNAL_ERROR, "internal error");
     }
   };
-  socket.onopen = () => guard(() => session.open());
+  socket.onopen = () =>
+    guard(() => {
+      session = factory(peer);
+      session.open();
+    });
   socket.onmessage = (e: MessageEvent) =>
-    guard(() => session.receive(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer)));
-  socket.onclose = () => guard(() => session.closed());
+    guard(() =>
+      session?.receive(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer))
+    );
+  socket.onclose = () => guard(() => session?.closed());
   socket.onerror = () => {}; // close follows and does the cleanup
   return response;
 }
 
 /** A {@link Peer} over a Deno WebSocket. */
 class SocketPeer implements Peer {
-  constructor(private readonly ws: WebSocket, private readonly maxBuffered: number) {}
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly maxBuffered: number,
+    private readonly abandon: () => void,
+  ) {}
 
   send(frame: Frame): void {
     const ws = this.ws;
@@ -98,6 +114,7 @@ class SocketPeer implements Peer {
     ws.send(frame);
     if (ws.bufferedAmount > this.maxBuffered) {
       this.close(WsClose.POLICY_VIOLATION, "slow consumer: send buffer full");
+      this.abandon();
     }
   }
 
