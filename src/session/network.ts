@@ -21,7 +21,7 @@ const SHUTDOWN_GRACE_MS = 2_000;
 
 /** Base of the network sessions: one per WebSocket connection. */
 export abstract class NetworkSession implements Participant, WireSession, Closable {
-  readonly id: number;
+  #id: number;
   authid: string;
   authrole = "anonymous";
   acceptsInterrupt = false;
@@ -29,6 +29,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   protected realm: Realm | null = null;
   /** True once the transport is closed (or we closed it); nothing is sent after. */
   protected ended = false;
+  #released = false;
   #done = Promise.withResolvers<void>();
 
   constructor(
@@ -36,9 +37,21 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     protected readonly peer: Peer,
     protected readonly codec: Codec,
   ) {
-    this.id = router.newSessionId();
-    this.authid = String(this.id);
+    this.#id = router.newSessionId();
+    this.authid = String(this.#id);
     router.attach(this);
+  }
+
+  /** The session id; a new session on the same transport (after GOODBYE) gets a new one. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** Gives the next session on this transport a fresh id (call only outside any realm). */
+  protected renewId(): void {
+    this.router.releaseSessionId(this.#id);
+    this.#id = this.router.newSessionId();
+    this.authid = String(this.#id);
   }
 
   abstract open(): void;
@@ -56,8 +69,8 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   }
 
   closed(): void {
-    if (this.#isReleased) return;
-    this.#isReleased = true;
+    if (this.#released) return;
+    this.#released = true;
     this.ended = true;
     this.onClosed();
     this.leaveRealm();
@@ -65,8 +78,6 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.router.detach(this);
     this.#done.resolve();
   }
-
-  #isReleased = false;
 
   /** Hook for subclasses to stop their timers when the transport closes. */
   protected onClosed(): void {}

@@ -56,6 +56,8 @@ type State = "establishing" | "established" | "closing";
 /** One WAMP v2 connection. */
 export class WampV2Session extends NetworkSession {
   #state: State = "establishing";
+  /** Sessions completed on this transport; each after the first gets a new id. */
+  #sessions = 0;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(router: Router, peer: Peer, codec: Codec) {
@@ -175,6 +177,7 @@ export class WampV2Session extends NetworkSession {
       return;
     }
     clearTimeout(this.#helloTimer);
+    if (this.#sessions++ > 0) this.renewId();
     this.acceptsInterrupt = feature(roles, "callee", "call_canceling");
     this.#state = "established";
     this.enterRealm(realm);

@@ -1,0 +1,125 @@
+/**
+ * A WebSocket-shaped object over a raw TCP (or TLS) connection, so @stomp/stompjs,
+ * written for WebSockets, can speak STOMP on RabbitMQ's port 61613. stompjs parses
+ * STOMP frames across arbitrary chunk boundaries, so chunks are passed through as
+ * they arrive.
+ *
+ * @module
+ */
+
+import type { IStompSocket } from "@stomp/stompjs";
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** Where to connect. */
+export interface TcpTarget {
+  hostname: string;
+  port: number;
+  tls: boolean;
+}
+
+/** An {@link IStompSocket} over `Deno.connect` / `Deno.connectTls`. */
+export class TcpStompSocket implements IStompSocket {
+  readonly url: string;
+  binaryType = "arraybuffer";
+  readyState: number = CONNECTING;
+  onopen: ((ev?: unknown) => unknown) | null = null;
+  onclose: ((ev?: unknown) => unknown) | null = null;
+  onerror: ((ev: unknown) => unknown) | null = null;
+  onmessage: ((ev: { data: ArrayBuffer }) => unknown) | null = null;
+  #conn: Deno.Conn | null = null;
+  #writes: Promise<void> = Promise.resolve();
+
+  constructor(target: TcpTarget) {
+    this.url = `${target.tls ? "stomp+ssl" : "stomp"}://${target.hostname}:${target.port}`;
+    void this.#run(target);
+  }
+
+  send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+    if (this.readyState !== OPEN || this.#conn === null) return;
+    const conn = this.#conn;
+    const bytes = typeof data === "string"
+      ? new TextEncoder().encode(data)
+      : ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : data instanceof Blob
+      ? null
+      : new Uint8Array(data as ArrayBuffer);
+    if (bytes === null) throw new TypeError("Blob data is not supported");
+    // Writes are chained so frames never interleave.
+    this.#writes = this.#writes.then(() => writeAll(conn, bytes)).catch(() => this.terminate());
+  }
+
+  /** Closes after pending writes are flushed. */
+  close(): void {
+    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
+    this.readyState = CLOSING;
+    const conn = this.#conn;
+    if (conn === null) return this.#finish();
+    this.#writes.finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // already closed by the read loop
+      }
+    });
+  }
+
+  /** Drops the connection at once. */
+  terminate(): void {
+    if (this.readyState === CLOSED) return;
+    this.readyState = CLOSING;
+    try {
+      this.#conn?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async #run(target: TcpTarget): Promise<void> {
+    try {
+      this.#conn = target.tls
+        ? await Deno.connectTls({ hostname: target.hostname, port: target.port })
+        : await Deno.connect({ hostname: target.hostname, port: target.port });
+    } catch (e) {
+      this.onerror?.(e);
+      return this.#finish();
+    }
+    if (this.readyState === CLOSING) {
+      this.#conn.close();
+      return this.#finish();
+    }
+    this.readyState = OPEN;
+    this.onopen?.();
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        this.onmessage?.({ data: buf.slice(0, n).buffer });
+      }
+    } catch (e) {
+      if (this.readyState === OPEN) this.onerror?.(e);
+    }
+    try {
+      this.#conn.close();
+    } catch {
+      // closed by close() or terminate()
+    }
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.readyState === CLOSED) return;
+    this.readyState = CLOSED;
+    this.onclose?.({ code: 1000, reason: "", wasClean: true });
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
