@@ -7,7 +7,8 @@
  *   false in v1, so the codec always sets `exclude_me` explicitly.
  * - EVENT: args `[E]` without kwargs → `E`; no payload → `null`; anything else →
  *   `{args, kwargs}`.
- * - RESULT → CALLRESULT with the same rule as EVENT.
+ * - RESULT → CALLRESULT: one argument → that value; several, without kwargs → the
+ *   array of them; none → `null`; with kwargs → `{args, kwargs}`.
  * - ERROR → CALLERROR `[4, callId, errorUri, desc, details?]`: desc is the error's
  *   first argument when that is a string, else the error URI; details are the
  *   error's kwargs, or its remaining arguments, and are left out when there are none.
@@ -77,7 +78,7 @@ export class WampV1JsonCodec implements Codec {
         return JSON.stringify([V1Type.WELCOME, String(m.session), 1, ident]);
       }
       case T.RESULT:
-        return JSON.stringify([V1Type.CALLRESULT, m.request, v1Value(m.args, m.kwargs)]);
+        return JSON.stringify([V1Type.CALLRESULT, m.request, v1Result(m.args, m.kwargs)]);
       case T.ERROR: {
         if (m.requestType !== T.CALL) return null;
         const first = m.args?.[0];
@@ -107,7 +108,13 @@ export class WampV1JsonCodec implements Codec {
 /** The shared `wamp` (v1) codec. */
 export const wampV1Json: WampV1JsonCodec = new WampV1JsonCodec();
 
-/** The single value v1 carries for a v2 payload. */
+/** The single value a v1 CALLRESULT carries for a v2 result. */
+function v1Result(args: unknown[] | undefined, kwargs: Dict | undefined): unknown {
+  if (!hasKeys(kwargs) && args !== undefined && args.length > 1) return args;
+  return v1Value(args, kwargs);
+}
+
+/** The single value a v1 EVENT carries for a v2 payload. */
 function v1Value(args: unknown[] | undefined, kwargs: Dict | undefined): unknown {
   if (hasKeys(kwargs)) return { args: args ?? [], kwargs };
   if (args === undefined || args.length === 0) return null;
