@@ -22,7 +22,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { Subprotocol } from "./src/protocol/constants.ts";
 import { wampV2Json } from "./src/codec/v2_json.ts";
 import { pagesApp } from "./src/http/pages.ts";
@@ -75,6 +75,8 @@ export interface ServerOptions {
 /** A server that is listening. */
 export interface RunningServer {
   readonly router: Router;
+  /** The started app (the push app's holds its queue bridge). */
+  readonly app: AppInstance;
   /** The pages, such as `http://127.0.0.1:8080/`. */
   readonly url: string;
   /** The WAMP endpoint, such as `ws://127.0.0.1:8080/ws`. */
@@ -128,6 +130,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
   let closing: Promise<void> | undefined;
   return {
     router,
+    app: instance,
     url: `http://${host}:${port}/`,
     wsUrl: `ws://${host}:${port}/ws`,
     port,
@@ -152,8 +155,19 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Usage text shared by both apps. */
-export function usage(name: string): string {
+/** Options an app adds to the shared command line. */
+export interface CliExtension {
+  /** Extra options, in `node:util` parseArgs form. */
+  options: ParseArgsOptionsConfig;
+  /** Their usage lines. */
+  usage: string[];
+}
+
+/** The values of an app's extra options, as parseArgs returns them. */
+export type CliValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+/** Usage text: the shared options, then the app's own. */
+export function usage(name: string, extension?: CliExtension): string {
   return [
     `Usage: deno task ${name} [options]`,
     "",
@@ -161,19 +175,22 @@ export function usage(name: string): string {
     "  --host ADDR     interface to listen on (env HOST; default 127.0.0.1; 0.0.0.0 to expose)",
     "  --realm NAME    a realm sessions may join; repeat for more; the first is the default",
     "                  (env REALMS, comma separated; default realm1)",
+    ...(extension?.usage ?? []),
     "  -h, --help      show this help",
   ].join("\n");
 }
 
 /**
- * Reads the shared options from arguments and environment (arguments win).
+ * Reads the shared options, and an app's own, from arguments and environment
+ * (arguments win).
  * @throws {UsageError} on unknown options or bad values.
  */
 export function parseServerArgs(
   args: string[],
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): ServerOptions & { help: boolean } {
-  let values;
+  extension?: CliExtension,
+): ServerOptions & { help: boolean; extra: CliValues } {
+  let values: CliValues;
   try {
     ({ values } = parseArgs({
       args,
@@ -182,6 +199,7 @@ export function parseServerArgs(
         host: { type: "string" },
         realm: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
+        ...extension?.options,
       },
       strict: true,
       allowPositionals: false,
@@ -189,37 +207,53 @@ export function parseServerArgs(
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const portText = values.port ?? env("PORT") ?? "8080";
+  const portText = (values.port as string | undefined) ?? env("PORT") ?? "8080";
   const port = Number(portText);
   if (!/^[0-9]+$/.test(portText) || port > 65535) {
     throw new UsageError(`invalid port ${JSON.stringify(portText)}`);
   }
-  const host = values.host ?? env("HOST") ?? "127.0.0.1";
+  const host = (values.host as string | undefined) ?? env("HOST") ?? "127.0.0.1";
   if (host.length === 0) throw new UsageError("--host needs an address");
-  const realms = values.realm ?? env("REALMS")?.split(",").map((r) => r.trim()).filter(Boolean);
-  return { port, host, realms: realms?.length ? realms : undefined, help: values.help ?? false };
+  const realms = (values.realm as string[] | undefined) ??
+    env("REALMS")?.split(",").map((r) => r.trim()).filter(Boolean);
+  return {
+    port,
+    host,
+    realms: realms?.length ? realms : undefined,
+    help: values.help === true,
+    extra: values,
+  };
 }
 
 /**
  * Runs an app from the command line: parses options, starts, prints one line with
- * the URL to open, and stops cleanly on SIGINT or SIGTERM.
+ * the URL to open, and stops cleanly on SIGINT or SIGTERM. `app` may be built from
+ * the values of the app's own options (`extension`); it may throw a
+ * {@link UsageError} for bad values.
  */
-export async function runCli(app: App, args: string[] = Deno.args): Promise<void> {
+export async function runCli(
+  app: App | ((extra: CliValues) => App),
+  args: string[] = Deno.args,
+  extension?: CliExtension,
+  name: string = typeof app === "function" ? "app" : app.name,
+): Promise<void> {
   let options;
+  let theApp: App;
   try {
-    options = parseServerArgs(args);
+    options = parseServerArgs(args, undefined, extension);
+    if (options.help) {
+      console.log(usage(name, extension));
+      return;
+    }
+    theApp = typeof app === "function" ? app(options.extra) : app;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    console.error(`${e.message}\n\n${usage(app.name)}`);
+    console.error(`${e.message}\n\n${usage(name, extension)}`);
     Deno.exit(2);
-  }
-  if (options.help) {
-    console.log(usage(app.name));
-    return;
   }
   let server: RunningServer;
   try {
-    server = await startServer(app, options);
+    server = await startServer(theApp, options);
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       console.error(`Port ${options.port} is in use; pick another with --port or PORT.`);
@@ -227,9 +261,12 @@ export async function runCli(app: App, args: string[] = Deno.args): Promise<void
     }
     throw e;
   }
-  const page = app.index === "index.html" ? server.url : `${server.url}${app.index}`;
-  console.log(`Tuerca ${app.name} server: open ${page} (WAMP at ${server.wsUrl})`);
+  const page = theApp.index === "index.html" ? server.url : `${server.url}${theApp.index}`;
+  console.log(`Tuerca ${theApp.name} server: open ${page} (WAMP at ${server.wsUrl})`);
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await server.close();
     Deno.exit(0);
   };

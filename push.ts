@@ -3,12 +3,26 @@
  * `push.tutorial.messages`, and call `push.tutorial.areaCuadrado(height, width)`,
  * which the server registers itself.
  *
+ * With RabbitMQ, it also consumes the queue `la_cola` and republishes each message
+ * to the topic named by its `cat` header (see src/bridge/queue_bridge.ts).
+ *
  * Run: `deno task push` (options: `--help`).
  *
  * @module
  */
 
-import { type App, LocalSession, runCli, WampError } from "./main.ts";
+import {
+  type App,
+  type AppInstance,
+  type CliExtension,
+  type CliValues,
+  LocalSession,
+  runCli,
+  UsageError,
+  WampError,
+} from "./main.ts";
+import { QueueBridge, type QueueBridgeOptions } from "./src/bridge/queue_bridge.ts";
+import { DEFAULT_STOMP_URL, parseStompUrl } from "./src/bridge/stomp_url.ts";
 import { ErrorUri } from "./src/protocol/constants.ts";
 
 /** The topic the push page publishes to and shows. */
@@ -44,15 +58,90 @@ function toLength(value: unknown, name: string): number {
   return n;
 }
 
-/** The push app: registers the area procedure. */
-export const pushApp: App = {
-  name: "push",
-  index: "index.html",
-  start(router) {
-    const local = new LocalSession(router);
-    local.register(AREA_PROCEDURE, (args) => areaCuadrado(args));
-    return { close: () => local.close() };
+/** What the push app runs besides the area procedure. */
+export interface PushConfig {
+  /** The RabbitMQ queue bridge, or false for none. */
+  bridge: QueueBridgeOptions | false;
+}
+
+/** The bridge settings `deno task push` uses unless told otherwise. */
+export const DEFAULT_BRIDGE: QueueBridgeOptions = { url: DEFAULT_STOMP_URL, queue: "la_cola" };
+
+/**
+ * The push app: registers the area procedure and, unless `bridge` is false, runs
+ * the RabbitMQ queue bridge.
+ */
+export function createPushApp(config: PushConfig = { bridge: DEFAULT_BRIDGE }): App {
+  return {
+    name: "push",
+    index: "index.html",
+    start(router): PushAppInstance {
+      const local = new LocalSession(router);
+      local.register(AREA_PROCEDURE, (args) => areaCuadrado(args));
+      const bridge = config.bridge === false ? null : new QueueBridge(router, config.bridge);
+      bridge?.start();
+      return {
+        bridge,
+        async close() {
+          await bridge?.stop();
+          local.close();
+        },
+      };
+    },
+  };
+}
+
+/** A started push app. */
+export interface PushAppInstance extends AppInstance {
+  /** The queue bridge, when configured. */
+  bridge: QueueBridge | null;
+}
+
+/** The push app alone, without the queue bridge (what most tests embed). */
+export const pushApp: App = createPushApp({ bridge: false });
+
+/** The push server's own command-line options. */
+export const PUSH_CLI: CliExtension = {
+  options: {
+    stomp: { type: "string" },
+    queue: { type: "string" },
+    prefetch: { type: "string" },
+    "no-bridge": { type: "boolean" },
   },
+  usage: [
+    "  --stomp URL     RabbitMQ STOMP address (env STOMP_URL; default stomp://guest:guest@127.0.0.1:61613;",
+    "                  ws://host:15674/ws uses Web-STOMP; a stomp:// path names the vhost)",
+    "  --queue NAME    queue to consume (env QUEUE; default la_cola); rejects go to NAME.rejected",
+    "  --prefetch N    most unacknowledged messages in flight (default 100)",
+    "  --no-bridge     do not consume any queue",
+  ],
 };
 
-if (import.meta.main) await runCli(pushApp);
+/**
+ * Builds the push config from its command-line values and the environment.
+ * @throws {UsageError} for a bad URL, queue name or prefetch.
+ */
+export function pushConfigFromArgs(
+  values: CliValues,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): PushConfig {
+  if (values["no-bridge"] === true) return { bridge: false };
+  const url = (values.stomp as string | undefined) ?? env("STOMP_URL") ?? DEFAULT_STOMP_URL;
+  try {
+    parseStompUrl(url);
+  } catch (e) {
+    throw new UsageError(`--stomp: ${(e as Error).message}`);
+  }
+  const queue = (values.queue as string | undefined) ?? env("QUEUE") ?? "la_cola";
+  if (!/^[\w.:-]{1,200}$/.test(queue)) throw new UsageError(`invalid queue name ${JSON.stringify(queue)}`);
+  const prefetchText = (values.prefetch as string | undefined) ?? "100";
+  const prefetch = Number(prefetchText);
+  if (!/^[0-9]+$/.test(prefetchText) || prefetch < 1 || prefetch > 65535) {
+    throw new UsageError(`invalid prefetch ${JSON.stringify(prefetchText)}: a whole number from 1 to 65535`);
+  }
+  return { bridge: { url, queue, prefetch } };
+}
+
+if (import.meta.main) {
+  await runCli((values) => createPushApp(pushConfigFromArgs(values)), Deno.args, PUSH_CLI, "push");
+}

@@ -1,0 +1,69 @@
+/**
+ * STOMP broker addresses: `stomp://user:pass@host:61613/vhost` for raw TCP (or
+ * `stomp+ssl://` for TLS), `ws://user:pass@host:15674/ws` (or `wss://`) for
+ * RabbitMQ Web-STOMP. The vhost is the path of a `stomp:` URL (`/` when empty; a
+ * URL-encoded `%2F` also means `/`); for WebSocket URLs it is the `vhost` query
+ * parameter, since the path belongs to the endpoint.
+ *
+ * @module
+ */
+
+/** A parsed broker address. */
+export interface StompTarget {
+  kind: "tcp" | "websocket";
+  hostname: string;
+  port: number;
+  tls: boolean;
+  /** For `websocket`: the endpoint URL without credentials. */
+  endpoint: string;
+  login: string;
+  passcode: string;
+  vhost: string;
+  /** The address as it may be logged: no password. */
+  display: string;
+}
+
+/** The default broker: RabbitMQ's STOMP plugin on this machine. */
+export const DEFAULT_STOMP_URL = "stomp://guest:guest@127.0.0.1:61613";
+
+/**
+ * Parses a broker URL.
+ * @throws {TypeError} for an unusable URL, with a message saying why.
+ */
+export function parseStompUrl(text: string): StompTarget {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(`not a URL: ${JSON.stringify(text)}`);
+  }
+  const scheme = url.protocol.slice(0, -1);
+  const tcp = scheme === "stomp" || scheme === "stomp+ssl";
+  const ws = scheme === "ws" || scheme === "wss";
+  if (!tcp && !ws) {
+    throw new TypeError(`unsupported scheme ${scheme}: use stomp://, stomp+ssl://, ws:// or wss://`);
+  }
+  if (url.hostname === "") throw new TypeError("the URL names no host");
+  const tls = scheme === "stomp+ssl" || scheme === "wss";
+  const port = url.port !== "" ? Number(url.port) : tcp ? (tls ? 61614 : 61613) : (tls ? 443 : 80);
+  const login = decodeURIComponent(url.username) || "guest";
+  const passcode = decodeURIComponent(url.password) || "guest";
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  let vhost: string;
+  if (tcp) {
+    const path = decodeURIComponent(url.pathname.replace(/^\//, ""));
+    vhost = path === "" ? "/" : path;
+  } else {
+    vhost = url.searchParams.get("vhost") ?? "/";
+  }
+  const bare = new URL(url);
+  bare.username = "";
+  bare.password = "";
+  bare.searchParams.delete("vhost");
+  const endpoint = bare.toString();
+  const shownUser = url.username ? `${decodeURIComponent(url.username)}@` : "";
+  const display = `${scheme}://${shownUser}${url.host}${tcp ? "" : bare.pathname}${
+    vhost === "/" ? "" : ` (vhost ${vhost})`
+  }`;
+  return { kind: tcp ? "tcp" : "websocket", hostname, port, tls, endpoint, login, passcode, vhost, display };
+}
