@@ -14,7 +14,7 @@
  */
 
 import { type App, LocalSession, type Peer, type Router, runCli, type WireSession } from "./main.ts";
-import { isDict } from "./src/codec/codec.ts";
+import { exceedsSize, isDict } from "./src/codec/codec.ts";
 import { WsClose } from "./src/protocol/constants.ts";
 
 /** The topic chat messages travel on. */
@@ -88,7 +88,7 @@ class PlainClient implements WireSession {
       this.peer.close(1003, "text messages only");
       return;
     }
-    if (frame.length > this.relay.maxMessageSize) {
+    if (exceedsSize(frame, this.relay.maxMessageSize)) {
       this.peer.close(WsClose.MESSAGE_TOO_BIG, "message too big");
       return;
     }

@@ -50,3 +50,36 @@ export function hasKeys(value: Dict | undefined): value is Dict {
   for (const _ in value) return true;
   return false;
 }
+
+/**
+ * Whether a frame is larger than `max` bytes (UTF-8 for text). Cheap for the common
+ * case: a string of n UTF-16 units takes at most 3n bytes, so only long strings are
+ * measured.
+ */
+export function exceedsSize(frame: Frame, max: number): boolean {
+  if (typeof frame !== "string") return frame.byteLength > max;
+  if (frame.length > max) return true;
+  if (frame.length * 3 <= max) return false;
+  return utf8Length(frame) > max;
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+export function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      // A surrogate pair is one code point of four bytes.
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** A frame's size in bytes (UTF-8 for text). */
+export function frameBytes(frame: Frame): number {
+  return typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
+}

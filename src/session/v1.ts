@@ -14,7 +14,7 @@
  */
 
 import type { Frame } from "../codec/codec.ts";
-import { ProtocolError } from "../codec/codec.ts";
+import { exceedsSize, frameBytes, ProtocolError } from "../codec/codec.ts";
 import { wampV1Json } from "../codec/v1_json.ts";
 import { MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
@@ -46,10 +46,10 @@ export class WampV1Session extends NetworkSession {
 
   receive(frame: Frame): void {
     if (this.ended) return;
-    if (frame.length > this.router.maxMessageSize) {
+    if (exceedsSize(frame, this.router.maxMessageSize)) {
       this.closeTransport(
         WsClose.MESSAGE_TOO_BIG,
-        `message of ${frame.length} bytes exceeds the limit of ${this.router.maxMessageSize}`,
+        `message of ${frameBytes(frame)} bytes exceeds the limit of ${this.router.maxMessageSize}`,
       );
       return;
     }

@@ -13,7 +13,7 @@
  */
 
 import type { Codec, Frame } from "../codec/codec.ts";
-import { isDict, ProtocolError } from "../codec/codec.ts";
+import { exceedsSize, frameBytes, isDict, ProtocolError } from "../codec/codec.ts";
 import { CloseReason, ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import type {
@@ -70,10 +70,10 @@ export class WampV2Session extends NetworkSession {
 
   receive(frame: Frame): void {
     if (this.ended) return;
-    if (frame.length > this.router.maxMessageSize) {
+    if (exceedsSize(frame, this.router.maxMessageSize)) {
       this.#abort(
         ErrorUri.PAYLOAD_SIZE_EXCEEDED,
-        `message of ${frame.length} bytes exceeds the limit of ${this.router.maxMessageSize}`,
+        `message of ${frameBytes(frame)} bytes exceeds the limit of ${this.router.maxMessageSize}`,
         WsClose.MESSAGE_TOO_BIG,
       );
       return;
