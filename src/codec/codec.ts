@@ -39,6 +39,22 @@ export function nextCodecSlot(): number {
   return slots++;
 }
 
+/**
+ * Parses a JSON text frame that must hold an array (both WAMP JSON dialects).
+ * @throws {ProtocolError} for a binary frame, invalid JSON, or a non-array.
+ */
+export function jsonArray(frame: Frame): unknown[] {
+  if (typeof frame !== "string") throw new ProtocolError("binary frame on a JSON transport");
+  let msg: unknown;
+  try {
+    msg = JSON.parse(frame);
+  } catch {
+    throw new ProtocolError("frame is not valid JSON");
+  }
+  if (!Array.isArray(msg)) throw new ProtocolError("frame is not a JSON array");
+  return msg;
+}
+
 /** Whether `value` is a JSON object (WAMP's `dict`), not null and not an array. */
 export function isDict(value: unknown): value is Dict {
   return typeof value === "object" && value !== null && !Array.isArray(value);

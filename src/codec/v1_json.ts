@@ -19,7 +19,7 @@
 import { MessageType as T, Subprotocol, V1Type } from "../protocol/constants.ts";
 import { isId } from "../protocol/ids.ts";
 import type { ClientMessage, Dict, Event, RouterMessage } from "../protocol/messages.ts";
-import { type Codec, type Frame, hasKeys, nextCodecSlot, ProtocolError } from "./codec.ts";
+import { type Codec, type Frame, hasKeys, jsonArray, nextCodecSlot, ProtocolError } from "./codec.ts";
 
 /** The server name v1 clients see in WELCOME when the router gives none. */
 export const V1_SERVER_IDENT = "Tuerca";
@@ -30,14 +30,7 @@ export class WampV1JsonCodec implements Codec {
   readonly slot: number = nextCodecSlot();
 
   decode(frame: Frame): ClientMessage {
-    if (typeof frame !== "string") throw new ProtocolError("binary frame on a JSON transport");
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      throw new ProtocolError("frame is not valid JSON");
-    }
-    if (!Array.isArray(msg)) throw new ProtocolError("frame is not a JSON array");
+    const msg = jsonArray(frame);
     switch (msg[0]) {
       case V1Type.PREFIX:
         exact(msg, 3, "PREFIX");

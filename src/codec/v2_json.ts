@@ -8,7 +8,7 @@
 import { MessageType as T, Subprotocol } from "../protocol/constants.ts";
 import { isId } from "../protocol/ids.ts";
 import type { ClientMessage, Dict, Event, RouterMessage } from "../protocol/messages.ts";
-import { type Codec, type Frame, hasKeys, isDict, nextCodecSlot, ProtocolError } from "./codec.ts";
+import { type Codec, type Frame, hasKeys, isDict, jsonArray, nextCodecSlot, ProtocolError } from "./codec.ts";
 
 /** The codec for `wamp.2.json`. Stateless: one instance serves every session. */
 export class WampV2JsonCodec implements Codec {
@@ -16,14 +16,7 @@ export class WampV2JsonCodec implements Codec {
   readonly slot: number = nextCodecSlot();
 
   decode(frame: Frame): ClientMessage {
-    if (typeof frame !== "string") throw new ProtocolError("binary frame on a JSON transport");
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      throw new ProtocolError("frame is not valid JSON");
-    }
-    if (!Array.isArray(msg)) throw new ProtocolError("frame is not a JSON array");
+    const msg = jsonArray(frame);
     const type = msg[0];
     switch (type) {
       case T.HELLO:
