@@ -50,7 +50,7 @@ export interface App {
 export interface AppInstance {
   /** Serves WebSocket clients that offer no subprotocol; refused when absent. */
   plain?: SessionFactory;
-  /** Stops the app (called after the router has said goodbye to every session). */
+  /** Stops the app; called first at shutdown, before the router says goodbye to the sessions. */
   close(): void | Promise<void>;
 }
 
@@ -82,7 +82,7 @@ export interface RunningServer {
   /** The WAMP endpoint, such as `ws://127.0.0.1:8080/ws`. */
   readonly wsUrl: string;
   readonly port: number;
-  /** Says goodbye to every session, stops the app, stops listening. Idempotent. */
+  /** Stops the app, says goodbye to every session, stops listening. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -136,8 +136,9 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     port,
     close() {
       closing ??= (async () => {
-        await router.shutdown();
+        // The app first: a bridge stops taking messages before the sessions it would route them to go.
         await instance.close();
+        await router.shutdown();
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
           server.shutdown(),
