@@ -1,0 +1,371 @@
+// Tuerca pages: helpers shared by push.js and chat.js.
+// Plain browser script, loaded after /vendor/autobahn.min.js and before the page
+// script; everything it offers lives on the one global `Tuerca`.
+"use strict";
+
+globalThis.Tuerca = (() => {
+  const DEFAULT_MAX_MESSAGES = 500;
+  const DEFAULT_NEAR_BOTTOM_PX = 32;
+
+  // ---------- small helpers ----------
+
+  const byId = (id) => document.getElementById(id);
+
+  function pad2(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  function formatClock(date) {
+    return pad2(date.getHours()) + ":" + pad2(date.getMinutes());
+  }
+
+  function isPlainObject(value) {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  }
+
+  function stringify(value) {
+    if (value === undefined) return "";
+    try {
+      const json = JSON.stringify(value);
+      return json === undefined ? String(value) : json;
+    } catch {
+      return String(value); // cyclic or otherwise unserialisable
+    }
+  }
+
+  // Readable text for autobahn.Error (URI + args), JS errors and thrown strings.
+  function describeError(err) {
+    if (typeof autobahn !== "undefined" && err instanceof autobahn.Error) {
+      const first = err.args && err.args[0];
+      if (typeof first === "string" && first !== "") return first;
+      if (first !== undefined) return stringify(first);
+      return err.error;
+    }
+    if (err instanceof Error) return err.message;
+    return String(err);
+  }
+
+  // ---------- connection badge ----------
+
+  // The #status badge: data-state plus text, and the "reconnecting in Ns" countdown.
+  function statusBadge(el) {
+    let countdownTimer = null;
+
+    function set(state, text, title) {
+      el.dataset.state = state;
+      el.textContent = text || state;
+      el.title = title || "";
+    }
+
+    function stopCountdown() {
+      clearInterval(countdownTimer);
+      countdownTimer = null;
+    }
+
+    // autobahn waits `seconds` before its next attempt; show it ticking down.
+    function startCountdown(seconds) {
+      stopCountdown();
+      const deadline = Date.now() + seconds * 1000;
+      const tick = () => {
+        const left = Math.ceil((deadline - Date.now()) / 1000);
+        if (left <= 0) {
+          stopCountdown();
+          set("connecting");
+          return;
+        }
+        set("reconnecting", "reconnecting in " + left + "s");
+      };
+      tick();
+      countdownTimer = setInterval(tick, 250);
+    }
+
+    return { set, startCountdown, stopCountdown };
+  }
+
+  // ---------- error notice ----------
+
+  // A hidden-until-needed paragraph such as #publish-error or #chat-error.
+  function notice(el) {
+    return {
+      show(text) {
+        el.textContent = text;
+        el.hidden = false;
+      },
+      clear() {
+        el.hidden = true;
+        el.textContent = "";
+      },
+    };
+  }
+
+  // ---------- message list ----------
+
+  // Builds one li.msg; user data only ever goes through textContent.
+  function buildMessage({ time, sender, text, mine, source }) {
+    const li = document.createElement("li");
+    li.className = mine ? "msg mine" : "msg";
+    if (source !== undefined) li.dataset.source = source;
+
+    const timeEl = document.createElement("time");
+    timeEl.className = "time";
+    timeEl.dateTime = time.toISOString();
+    timeEl.textContent = formatClock(time);
+
+    const senderEl = document.createElement("span");
+    senderEl.className = "sender";
+    senderEl.textContent = sender;
+
+    const textEl = document.createElement("span");
+    textEl.className = "text";
+    textEl.textContent = text;
+
+    li.append(timeEl, senderEl, textEl);
+    return li;
+  }
+
+  // A capped message list that follows the newest entry until the user scrolls up,
+  // then offers the jump button instead. Returns { add(entry) }; an entry is
+  // { sender, text, mine, time?, source? } (time defaults to now).
+  function messageList({
+    list,
+    empty,
+    jump,
+    max = DEFAULT_MAX_MESSAGES,
+    nearBottomPx = DEFAULT_NEAR_BOTTOM_PX,
+  }) {
+    let followNewest = true; // false once the user scrolls up to read history
+
+    function isNearBottom() {
+      return list.scrollHeight - list.scrollTop - list.clientHeight <= nearBottomPx;
+    }
+
+    function scrollToNewest() {
+      list.scrollTop = list.scrollHeight;
+      jump.hidden = true;
+    }
+
+    // Drop the oldest entries; keep the visible ones in place if the user scrolled up.
+    function trimList() {
+      if (list.children.length <= max) return;
+      const before = list.scrollHeight;
+      while (list.children.length > max) list.firstElementChild.remove();
+      if (!followNewest) list.scrollTop -= before - list.scrollHeight;
+    }
+
+    function add(entry) {
+      list.append(buildMessage({ time: new Date(), ...entry }));
+      empty.hidden = true;
+      trimList();
+      if (followNewest) scrollToNewest();
+      else jump.hidden = false;
+    }
+
+    list.addEventListener(
+      "scroll",
+      () => {
+        followNewest = isNearBottom();
+        if (followNewest) jump.hidden = true;
+      },
+      { passive: true },
+    );
+    jump.addEventListener("click", () => {
+      followNewest = true;
+      scrollToNewest();
+    });
+    globalThis.addEventListener("resize", () => {
+      if (followNewest) scrollToNewest();
+    });
+
+    return { add };
+  }
+
+  // ---------- composer ----------
+
+  // A one-line form that publishes its trimmed text. `send(text)` does the page's
+  // publish (and shows the message); while it runs the composer is busy. The input
+  // is cleared only if it still holds the text that was sent. `onChange` runs when
+  // busy flips so the page can refresh its buttons.
+  function composer({ form, input, error, canSend, send, onChange }) {
+    let pending = null; // token of the publish awaiting its acknowledgement
+
+    async function onSubmit(event) {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (text === "" || !canSend() || pending !== null) return;
+
+      const token = {};
+      pending = token;
+      onChange();
+      error.clear();
+      try {
+        await send(text);
+        if (input.value.trim() === text) input.value = "";
+        input.focus();
+      } catch (err) {
+        error.show("Not sent: " + describeError(err));
+      } finally {
+        if (pending === token) pending = null;
+        onChange();
+      }
+    }
+
+    form.addEventListener("submit", onSubmit);
+
+    return {
+      get busy() {
+        return pending !== null;
+      },
+      // Forget the publish in flight (its session is gone and will never answer).
+      reset() {
+        pending = null;
+      },
+    };
+  }
+
+  // ---------- connection ----------
+
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + location.host + "/ws";
+  }
+
+  // The WAMP connection to /ws (realm1, retrying forever), shown on the #status badge.
+  // `session` is the open autobahn session, or null while offline. On every
+  // (re)connect `topic` is subscribed to onEvent again; a failed subscription of the
+  // still-open session shows on `error`. onClose() runs when a session goes away
+  // (before onChange), onChange() whenever `session` changes. Call open() once.
+  function connection({ status, topic, onEvent, error, onChange, onClose = () => {} }) {
+    const badge = statusBadge(status);
+    let current = null;
+
+    function onopen(session) {
+      current = session;
+      badge.stopCountdown();
+      badge.set("connected");
+      onChange();
+      // Each reconnect brings a fresh session, so subscribe again every time.
+      session.subscribe(topic, onEvent).catch((err) => {
+        if (current === session) error.show("Could not subscribe: " + describeError(err));
+      });
+    }
+
+    function onclose(reason, details) {
+      current = null;
+      onClose();
+      onChange();
+      if (details && details.will_retry) {
+        badge.startCountdown(details.retry_delay);
+      } else {
+        badge.stopCountdown();
+        const why = (details && (details.message || details.reason)) || reason || "";
+        badge.set("disconnected", "disconnected", why ? "Reload the page to retry (" + why + ")" : "");
+      }
+      // Nothing returned: autobahn keeps retrying.
+    }
+
+    function open() {
+      if (typeof autobahn === "undefined") {
+        badge.set("disconnected", "disconnected", "/vendor/autobahn.min.js did not load");
+        return;
+      }
+      const conn = new autobahn.Connection({
+        url: socketUrl(),
+        realm: "realm1",
+        protocols: ["wamp.2.json"],
+        use_es6_promises: true,
+        max_retries: -1,
+        initial_retry_delay: 1,
+        max_retry_delay: 15,
+        retry_delay_growth: 1.5,
+      });
+      conn.onopen = onopen;
+      conn.onclose = onclose;
+      badge.set("connecting");
+      conn.open();
+    }
+
+    return {
+      get session() {
+        return current;
+      },
+      open,
+    };
+  }
+
+  // ---------- a page's topic feed ----------
+
+  // What both pages are built around: the #status badge, a message list fed by one
+  // topic, a composer that publishes to that same topic and an error notice.
+  // `ids` names the elements: { list, empty, jump, form, input, send, error }.
+  // readEvent(payload) turns an incoming event's first argument into a list entry;
+  // outgoing(text) gives { payload, entry }: what to publish and, once the router
+  // acknowledged it, how to show it (the router does not echo our own events).
+  // onChange() runs after the feed refreshed its send button (session or busy state
+  // changed); onClose() when the session goes away. Returns { session, open() }.
+  function topicFeed({ topic, ids, readEvent, outgoing, onChange = () => {}, onClose = () => {} }) {
+    const send = byId(ids.send);
+    const error = notice(byId(ids.error));
+    const messages = messageList({ list: byId(ids.list), empty: byId(ids.empty), jump: byId(ids.jump) });
+
+    function onEvent(args) {
+      const payload = Array.isArray(args) ? args[0] : undefined;
+      messages.add({ ...readEvent(payload), mine: false });
+    }
+
+    const link = connection({
+      status: byId("status"),
+      topic,
+      onEvent,
+      error,
+      onChange: refresh,
+      onClose() {
+        // autobahn never settles requests of a dead session; free the button ourselves.
+        publisher.reset();
+        onClose();
+      },
+    });
+
+    const publisher = composer({
+      form: byId(ids.form),
+      input: byId(ids.input),
+      error,
+      canSend: () => link.session !== null,
+      onChange: refresh,
+      async send(text) {
+        const { payload, entry } = outgoing(text);
+        await link.session.publish(topic, [payload], {}, { acknowledge: true });
+        messages.add({ ...entry, mine: true });
+      },
+    });
+
+    function refresh() {
+      send.disabled = !link.session || publisher.busy;
+      onChange();
+    }
+
+    return {
+      get session() {
+        return link.session;
+      },
+      open() {
+        refresh();
+        link.open();
+      },
+    };
+  }
+
+  return {
+    byId,
+    formatClock,
+    isPlainObject,
+    stringify,
+    describeError,
+    statusBadge,
+    notice,
+    buildMessage,
+    messageList,
+    composer,
+    connection,
+    topicFeed,
+  };
+})();
