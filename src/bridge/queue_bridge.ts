@@ -91,6 +91,8 @@ export class QueueBridge {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #ackClient: Client | null = null;
   #rejects = new Map<string, () => void>();
+  /** Set by stop(): called when the last reject in flight is settled. */
+  #rejectsSettled: (() => void) | null = null;
   #receipts = 0;
   #connected = Promise.withResolvers<void>();
 
@@ -132,9 +134,10 @@ export class QueueBridge {
   }
 
   /**
-   * Stops consuming, waits (boundedly) for rejects in flight, sends the acks of
-   * everything routed, and disconnects. What was delivered but not routed stays in
-   * the queue.
+   * Stops routing, sends the acks of everything routed, waits (boundedly) for
+   * rejects in flight and acks them, and disconnects. What was delivered but not
+   * routed stays in the queue: RabbitMQ requeues unacked messages on DISCONNECT.
+   * (No UNSUBSCRIBE: RabbitMQ refuses acks for a subscription that is gone.)
    */
   async stop(): Promise<void> {
     if (this.#stopping) return;
@@ -142,28 +145,20 @@ export class QueueBridge {
     clearTimeout(this.#retryTimer);
     const client = this.#client;
     if (client !== null && client.connected) {
-      try {
-        this.#subscription?.unsubscribe();
-      } catch {
-        // the connection dropped in between; nothing to unsubscribe
-      }
-      this.#subscription = null;
-      if (this.#rejects.size > 0) {
-        const done = Promise.all([...this.#rejects.keys()].map((id) =>
-          new Promise<void>((resolve) => {
-            const ack = this.#rejects.get(id)!;
-            this.#rejects.set(id, () => {
-              ack();
-              resolve();
-            });
-          })
-        ));
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([done, new Promise((r) => timer = setTimeout(r, this.#opts.stopTimeoutMs))]);
-        clearTimeout(timer);
-      }
       this.#flushAcks();
+      if (this.#rejects.size > 0) {
+        const settled = Promise.withResolvers<void>();
+        this.#rejectsSettled = settled.resolve;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          settled.promise,
+          new Promise((r) => timer = setTimeout(r, this.#opts.stopTimeoutMs)),
+        ]);
+        clearTimeout(timer);
+        this.#flushAcks();
+      }
     }
+    this.#subscription = null;
     this.#client = null;
     await client?.deactivate();
     this.#local.close();
@@ -221,6 +216,7 @@ export class QueueBridge {
     this.#subscription = null;
     // Rejects waiting for a receipt on this connection will be redelivered instead.
     this.#rejects.clear();
+    this.#rejectsSettled?.();
     if (this.#stopping) return;
     this.#client = null;
     if (wasSubscribed) {
@@ -310,6 +306,7 @@ export class QueueBridge {
       if (done === undefined) return;
       this.#rejects.delete(receipt);
       done();
+      if (this.#rejects.size === 0) this.#rejectsSettled?.();
       this.stats.rejected++;
       this.#opts.log(
         `bridge: moved a message to ${this.rejectQueue} (${reason}); ${this.stats.rejected} rejected so far`,

@@ -1,0 +1,939 @@
+/**
+ * The RabbitMQ bridge against a real broker: every way a message gets into the
+ * queue (tools/send.ts over STOMP, an AMQP producer like the tutorial's PHP sender,
+ * the management API), rejects, a broker restart, a SIGKILLed server, a graceful
+ * shutdown, no broker at all, and Web-STOMP. Each test has its own queue and
+ * deletes it (and its `.rejected`) afterwards.
+ *
+ * Without RabbitMQ these tests are ignored, with one line saying so (see
+ * tests/rabbitmq.ts); with `CI=true` a missing broker fails the run.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { startServer } from "../main.ts";
+import type { RunningServer } from "../main.ts";
+import { AREA_PROCEDURE, createPushApp, type PushAppInstance } from "../push.ts";
+import { QueueBridge, type QueueBridgeOptions } from "../src/bridge/queue_bridge.ts";
+import { connectV2, type RawClient, rawV1, rawV2, waitUntil, within } from "./helpers.ts";
+import {
+  amqpClose,
+  type AmqpConfirmChannel,
+  amqpConnect,
+  type AmqpConnection,
+  bridgeTest,
+  deleteQueue,
+  getMessages,
+  managementPublish,
+  pollUntil,
+  portOpen,
+  publishConfirmed,
+  publishNumbered,
+  type QueueCounts,
+  queueCounts,
+  run,
+  STOMP_PORT,
+  STOMP_URL,
+  uniqueQueue,
+  waitForBroker,
+  WEB_STOMP_URL,
+  withConfirmChannel,
+} from "./rabbitmq.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TOPIC = "push.tutorial.messages";
+/** Bound for waits that involve the broker. */
+const BROKER_MS = 15_000;
+
+/** What a subscriber receives for one queue message. */
+interface BridgeEvent {
+  body: string;
+  headers: Record<string, string>;
+  data?: unknown;
+}
+
+/** A subscriber that keeps every event it gets. */
+interface Subscriber {
+  readonly events: BridgeEvent[];
+  close(): Promise<void>;
+}
+
+/** Polls an async condition every 50 ms until it holds, failing after `ms`. */
+async function eventually(check: () => Promise<boolean>, what: string, ms = BROKER_MS): Promise<void> {
+  if (!await pollUntil(check, ms)) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** A WAMP v2 subscriber (autobahn-browser) on `topic`; `onEvent` runs for each event. */
+async function subscribeV2(
+  wsUrl: string,
+  topic = TOPIC,
+  onEvent: (e: BridgeEvent) => void = () => {},
+): Promise<Subscriber> {
+  const client = await connectV2(wsUrl);
+  const events: BridgeEvent[] = [];
+  await client.session.subscribe(topic, (args: unknown[]) => {
+    const e = args[0] as BridgeEvent;
+    events.push(e);
+    onEvent(e);
+  });
+  return { events, close: () => client.close() };
+}
+
+/** A raw WAMP v1 subscriber on `topic`. */
+async function subscribeV1(wsUrl: string, topic = TOPIC): Promise<Subscriber> {
+  const { client } = await rawV1(wsUrl);
+  client.send([5, topic]);
+  // v1 does not acknowledge SUBSCRIBE; a call answered after it proves it was handled.
+  client.send([2, "sync", AREA_PROCEDURE, 1, 1]);
+  assert.deepEqual(await client.next("CALLRESULT after SUBSCRIBE"), [3, "sync", 1]);
+  return {
+    get events() {
+      return v1Events(client, topic);
+    },
+    close: () => client.close(),
+  };
+}
+
+function v1Events(client: RawClient, topic: string): BridgeEvent[] {
+  return client.frames.map((f) => JSON.parse(f)).filter((m) => m[0] === 8 && m[1] === topic).map((m) =>
+    m[2] as BridgeEvent
+  );
+}
+
+/** Everything one in-process bridge test needs. */
+interface BridgeContext {
+  server: RunningServer;
+  bridge: QueueBridge;
+  logs: string[];
+  /** Subscribers opened with these are closed by the test's cleanup. */
+  v2(onEvent?: (e: BridgeEvent) => void): Promise<Subscriber>;
+  v1(): Promise<Subscriber>;
+}
+
+/**
+ * Starts the push server with a bridge on `queue`, waits for the bridge to connect
+ * (unless `lateBroker`), runs `fn`, and always closes the clients and the server
+ * and deletes the queue and its `.rejected`.
+ */
+async function withBridge(
+  queue: string,
+  extra: Partial<QueueBridgeOptions>,
+  fn: (ctx: BridgeContext) => Promise<void>,
+  { lateBroker = false }: { lateBroker?: boolean } = {},
+): Promise<void> {
+  const logs: string[] = [];
+  const clients: Subscriber[] = [];
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer(
+      createPushApp({
+        bridge: {
+          url: STOMP_URL,
+          queue,
+          initialBackoffMs: 100,
+          maxBackoffMs: 1000,
+          log: (line) => logs.push(line),
+          ...extra,
+        },
+      }),
+      { port: 0 },
+    );
+    const bridge = (server.app as PushAppInstance).bridge;
+    assert.ok(bridge, "the push app has a bridge");
+    if (!lateBroker) await within(bridge.whenConnected(), "the bridge to connect", BROKER_MS);
+    const wsUrl = server.wsUrl;
+    await fn({
+      server,
+      bridge,
+      logs,
+      async v2(onEvent) {
+        const s = await subscribeV2(wsUrl, TOPIC, onEvent);
+        clients.push(s);
+        return s;
+      },
+      async v1() {
+        const s = await subscribeV1(wsUrl);
+        clients.push(s);
+        return s;
+      },
+    });
+  } finally {
+    for (const c of clients) await c.close().catch(() => {});
+    await server?.close();
+    await deleteQueue(queue);
+    await deleteQueue(`${queue}.rejected`);
+  }
+}
+
+/** Runs tools/send.ts; `stdin` is piped in when given. */
+async function sendTool(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tools/send.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await within(child.output(), `send.ts ${args.join(" ")}`, BROKER_MS);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((l) => l.trim() !== "");
+}
+
+/** Stack-trace lines ("    at foo (file:...)"). */
+function stackLines(text: string): string[] {
+  return lines(text).filter((l) => /^\s+at\s/.test(l));
+}
+
+function bodies(events: BridgeEvent[]): string[] {
+  return events.map((e) => e.body);
+}
+
+/** How often each body arrived. */
+function tally(events: BridgeEvent[]): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (const e of events) seen.set(e.body, (seen.get(e.body) ?? 0) + 1);
+  return seen;
+}
+
+function missing(seen: Map<string, number>, n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) if (!seen.has(`m${i}`)) out.push(`m${i}`);
+  return out;
+}
+
+/** Waits until the queue has no unacknowledged messages, then returns its counts. */
+async function settledCounts(queue: string): Promise<QueueCounts> {
+  let counts: QueueCounts = { ready: -1, unacked: -1, total: -1 };
+  await eventually(async () => {
+    counts = await queueCounts(queue);
+    return counts.unacked === 0;
+  }, `no unacked messages in ${queue}`);
+  return counts;
+}
+
+// ---------------------------------------------------------------------------
+// a. tools/send.ts
+
+bridgeTest("bridge: send.ts → v2 and v1 subscribers get {body, headers}", async () => {
+  const queue = uniqueQueue("send");
+  await withBridge(queue, {}, async ({ v2, v1 }) => {
+    const a = await v2();
+    const b = await v1();
+
+    const one = await sendTool(["--queue", queue, TOPIC, "hola"]);
+    assert.equal(one.code, 0, `send.ts failed: ${one.stderr}`);
+    assert.equal(lines(one.stdout).length, 1, `one confirming line, got ${JSON.stringify(one.stdout)}`);
+    assert.match(one.stdout, /1 message/);
+    await waitUntil(() => a.events.length === 1 && b.events.length === 1, "the event on v2 and v1");
+    const [e] = a.events;
+    assert.equal(e.body, "hola");
+    assert.equal(e.headers.cat, TOPIC);
+    assert.equal(e.data, undefined, "no data without a JSON content type");
+    assert.deepEqual(b.events[0], e, "v1 gets the same event object as v2's args[0]");
+
+    const three = await sendTool(["--queue", queue, "--count", "3", "--header", "k=v", TOPIC, "tres"]);
+    assert.equal(three.code, 0, `send.ts --count failed: ${three.stderr}`);
+    assert.equal(lines(three.stdout).length, 1);
+    assert.match(three.stdout, /3 messages/);
+    await waitUntil(() => a.events.length === 4 && b.events.length === 4, "three more events");
+    for (const ev of a.events.slice(1)) {
+      assert.equal(ev.body, "tres");
+      assert.equal(ev.headers.k, "v", "a --header arrives in the event headers");
+      assert.equal(ev.headers.cat, TOPIC);
+    }
+
+    const piped = await sendTool(["--queue", queue, TOPIC, "-"], "uno\ndos\n");
+    assert.equal(piped.code, 0, `send.ts - failed: ${piped.stderr}`);
+    assert.equal(lines(piped.stdout).length, 1);
+    await waitUntil(() => a.events.length === 6 && b.events.length === 6, "two events from stdin");
+    assert.deepEqual(bodies(a.events).slice(4), ["uno", "dos"]);
+    assert.deepEqual(bodies(b.events), bodies(a.events));
+  });
+});
+
+// Needs no broker: runs everywhere.
+Deno.test("send.ts: wrong arguments → usage on stderr, exit 2", async () => {
+  for (const args of [["only-cat"], [], ["--count", "0", TOPIC, "x"], ["--nope", TOPIC, "x"]]) {
+    const r = await sendTool(args);
+    assert.equal(r.code, 2, `send.ts ${args.join(" ")}: exit ${r.code}`);
+    assert.match(r.stderr, /Usage:/, `usage on stderr for ${args.join(" ")}`);
+    assert.equal(r.stdout, "");
+    assert.deepEqual(stackLines(r.stderr), []);
+  }
+});
+
+// Needs no broker: runs everywhere.
+Deno.test("send.ts: broker unreachable → one line on stderr, exit 1, no stack trace", async () => {
+  const queue = uniqueQueue("unreach");
+  const r = await sendTool(["--stomp", "stomp://127.0.0.1:1", "--queue", queue, TOPIC, "x"]);
+  assert.equal(r.code, 1, `exit code; stderr ${r.stderr}`);
+  assert.equal(r.stdout, "");
+  assert.equal(lines(r.stderr).length, 1, `one line on stderr, got ${JSON.stringify(r.stderr)}`);
+  assert.deepEqual(stackLines(r.stderr), []);
+  assert.match(r.stderr, /127\.0\.0\.1:1/);
+});
+
+// ---------------------------------------------------------------------------
+// b. An AMQP producer, as the tutorial's PHP sender
+
+bridgeTest("bridge: AMQP producer (amqplib, like the PHP sender) → subscribers; JSON → data", async () => {
+  const queue = uniqueQueue("amqp");
+  await withBridge(queue, {}, async ({ v2, v1 }) => {
+    const a = await v2();
+    const b = await v1();
+    await withConfirmChannel(async (ch) => {
+      // The PHP sender's queue_declare: durable, not exclusive, not auto-delete, no arguments.
+      // Against the queue the bridge declared, a mismatch fails with PRECONDITION_FAILED.
+      const info = await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false });
+      assert.equal(info.consumerCount, 1, "the bridge consumes the queue");
+      await publishConfirmed(ch, queue, "desde amqp", {
+        headers: { cat: TOPIC, origen: "php" },
+        deliveryMode: 2,
+      });
+      await waitUntil(() => a.events.length === 1 && b.events.length === 1, "the AMQP message as events");
+      assert.equal(a.events[0].body, "desde amqp");
+      assert.equal(a.events[0].headers.cat, TOPIC);
+      assert.equal(a.events[0].headers.origen, "php");
+      assert.equal(a.events[0].data, undefined);
+      assert.deepEqual(b.events[0], a.events[0]);
+
+      const value = { saludo: "hola", n: 3, lista: [true, null, 1.5], anidado: { x: "ñ" } };
+      await publishConfirmed(ch, queue, JSON.stringify(value), {
+        headers: { cat: TOPIC },
+        contentType: "application/json",
+      });
+      await waitUntil(() => a.events.length === 2 && b.events.length === 2, "the JSON message as events");
+      assert.deepEqual(a.events[1].data, value, "the parsed body is under data");
+      assert.equal(a.events[1].body, JSON.stringify(value));
+      assert.equal(a.events[1].headers["content-type"], "application/json");
+      assert.deepEqual(b.events[1], a.events[1]);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// c. The management HTTP API
+
+bridgeTest("bridge: management API publish with a cat header → subscribers", async () => {
+  const queue = uniqueQueue("mgmt");
+  await withBridge(queue, {}, async ({ v2, v1 }) => {
+    const a = await v2();
+    const b = await v1();
+    const res = await managementPublish(queue, "from mgmt", { cat: TOPIC });
+    assert.equal(res.routed, true, "the management API routed the message to the queue");
+    await waitUntil(() => a.events.length === 1 && b.events.length === 1, "the management message");
+    assert.equal(a.events[0].body, "from mgmt");
+    assert.equal(a.events[0].headers.cat, TOPIC);
+    assert.deepEqual(b.events[0], a.events[0]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// d. Rejects
+
+bridgeTest(
+  "bridge: unroutable messages go to <queue>.rejected with the reason; none left unacked",
+  async () => {
+    const queue = uniqueQueue("reject");
+    const rejected = `${queue}.rejected`;
+    await withBridge(queue, { maxBodySize: 64 }, async ({ bridge, logs, v2 }) => {
+      const a = await v2();
+      const big = "x".repeat(200);
+      const cases: {
+        id: string;
+        body: string;
+        headers: Record<string, string>;
+        contentType?: string;
+        why: RegExp;
+      }[] = [
+        { id: "nocat", body: "sin cat", headers: {}, why: /no cat/ },
+        { id: "space", body: "espacio", headers: { cat: "bad topic" }, why: /"bad topic".*not a valid/ },
+        {
+          id: "reserved",
+          body: "reservado",
+          headers: { cat: "wamp.reserved" },
+          why: /"wamp\.reserved".*not a valid/,
+        },
+        { id: "big", body: big, headers: { cat: TOPIC }, why: /200 bytes.*limit of 64/ },
+        {
+          id: "badjson",
+          body: "{not json",
+          headers: { cat: TOPIC },
+          contentType: "application/json",
+          why: /not valid JSON/,
+        },
+      ];
+      await withConfirmChannel(async (ch) => {
+        for (const c of cases) {
+          await publishConfirmed(ch, queue, c.body, {
+            headers: { ...c.headers, "x-case": c.id },
+            ...(c.contentType ? { contentType: c.contentType } : {}),
+          });
+        }
+        // A good one after the bad ones: the bridge goes on routing.
+        await publishConfirmed(ch, queue, "ok", { headers: { cat: TOPIC } });
+      });
+
+      await waitUntil(
+        () => bridge.stats.rejected === cases.length && a.events.length === 1,
+        "rejects and the good one",
+      );
+      assert.deepEqual(bodies(a.events), ["ok"], "only the good message is published");
+      assert.equal(bridge.stats.routed, 1);
+      const rejectLines = logs.filter((l) => l.includes(rejected) && /moved/.test(l));
+      assert.equal(rejectLines.length, cases.length, `reject log lines: ${JSON.stringify(logs)}`);
+
+      // Nothing left in the main queue, nothing unacked, while the bridge is still connected.
+      let counts: QueueCounts = { ready: -1, unacked: -1, total: -1 };
+      await eventually(async () => {
+        counts = await queueCounts(queue);
+        return counts.total === 0;
+      }, `the main queue to be empty and acked (last ${JSON.stringify(counts)})`).catch((e) => {
+        throw new Error(`${e.message}; last counts ${JSON.stringify(counts)}`);
+      });
+
+      const got = await getMessages(rejected, cases.length + 1, 1_000);
+      assert.equal(got.length, cases.length, `rejected queue holds exactly the ${cases.length} rejects`);
+      for (const c of cases) {
+        const m = got.find((g) => g.headers["x-case"] === c.id);
+        assert.ok(m, `reject ${c.id} is in ${rejected}`);
+        const reason = String(m.headers["x-reject-reason"]);
+        assert.match(reason, c.why, `reason for ${c.id}: ${reason}`);
+        assert.ok(logs.some((l) => l.includes(reason)), `the log names the reason for ${c.id}`);
+        assert.equal(m.body, c.body, `the original body of ${c.id}`);
+        for (const [k, v] of Object.entries(c.headers)) {
+          assert.equal(m.headers[k], v, `header ${k} of ${c.id}`);
+        }
+        if (c.id === "nocat") {
+          assert.equal(m.headers.cat, undefined);
+        }
+        if (c.contentType) assert.equal(m.properties.contentType, c.contentType, `content type of ${c.id}`);
+      }
+    });
+  },
+);
+
+// ---------------------------------------------------------------------------
+// e. Broker restart in the middle of a stream
+
+bridgeTest("bridge: broker restart mid-stream → every message at least once, bridge reconnects", async () => {
+  const queue = uniqueQueue("restart");
+  const N = 200;
+  await withBridge(queue, {}, async ({ bridge, logs, v2 }) => {
+    const a = await v2();
+    let produced = 0;
+    let publishRetries = 0;
+    let quit = false;
+    // The producer: numbered messages, each confirmed by the broker, paced so the stream
+    // spans the restart; a publish that fails (broker going or gone) is retried on a new connection.
+    const producerDone = (async () => {
+      let conn: AmqpConnection | null = null;
+      let ch: AmqpConfirmChannel | null = null;
+      const deadline = Date.now() + 60_000;
+      try {
+        while (produced < N && !quit) {
+          try {
+            if (ch === null) {
+              conn = (await within(amqpConnect(), "an AMQP connection", 5_000)).conn;
+              ch = await conn.createConfirmChannel();
+              ch.on("error", () => {});
+            }
+            await within(
+              publishConfirmed(ch, queue, `m${produced}`, { headers: { cat: TOPIC } }),
+              "a publisher confirm",
+              5_000,
+            );
+            produced++;
+            await new Promise((r) => setTimeout(r, 10));
+          } catch {
+            publishRetries++;
+            if (conn !== null) await amqpClose(conn);
+            conn = null;
+            ch = null;
+            if (Date.now() > deadline) throw new Error(`the producer gave up at m${produced}`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      } finally {
+        if (conn !== null) await amqpClose(conn);
+      }
+    })();
+
+    let stopped = false;
+    let producedBeforeStart = -1;
+    try {
+      await waitUntil(() => a.events.length >= 30, "the stream to be flowing", BROKER_MS);
+      stopped = true;
+      const stop = await run("rabbitmqctl", ["stop_app"]);
+      assert.equal(stop.code, 0, `rabbitmqctl stop_app: ${stop.stderr}`);
+      await eventually(async () => !await portOpen(STOMP_PORT), "the STOMP port to close");
+      producedBeforeStart = produced;
+      const start = await run("rabbitmqctl", ["start_app"]);
+      assert.equal(start.code, 0, `rabbitmqctl start_app: ${start.stderr}`);
+      stopped = false;
+      const down = await waitForBroker(60_000);
+      assert.equal(down, null, `the broker is back: ${down}`);
+      await within(producerDone, "the producer to finish", 60_000);
+    } finally {
+      if (stopped) {
+        // Never leave the broker stopped, whatever failed.
+        await run("rabbitmqctl", ["start_app"]);
+        await waitForBroker(60_000);
+      }
+      quit = true;
+      await producerDone.catch(() => {});
+    }
+
+    await waitUntil(() => missing(tally(a.events), N).length === 0, "every message after the restart", 60_000)
+      .catch((e) => {
+        throw new Error(`${e.message}; missing ${missing(tally(a.events), N).join(",")}`);
+      });
+    const dups = [...tally(a.events)].filter(([, n]) => n > 1);
+    const redelivered = a.events.filter((e) => e.headers.redelivered === "true").length;
+    console.log(
+      `  restart: ${N} messages, ${a.events.length} events, ${dups.length} duplicated (${
+        dups.map(([b, n]) => `${b}×${n}`).join(" ")
+      }), ${redelivered} flagged redelivered, ${publishRetries} publish retries, ` +
+        `${producedBeforeStart} produced before start_app, ${bridge.stats.connections} bridge connections`,
+    );
+    assert.ok(
+      bridge.stats.connections >= 2,
+      `the bridge reconnected (connections ${bridge.stats.connections})`,
+    );
+    assert.ok(logs.some((l) => /lost the connection/.test(l)), `a "lost" log line: ${JSON.stringify(logs)}`);
+    assert.ok(logs.some((l) => /reconnected/.test(l)), `a "reconnected" log line: ${JSON.stringify(logs)}`);
+    assert.ok(bridge.connected);
+  });
+}, { needsRabbitmqctl: true });
+
+// ---------------------------------------------------------------------------
+// f. SIGKILL with messages in flight
+
+bridgeTest("bridge: server SIGKILLed mid-stream → after a restart every message delivered", async () => {
+  const queue = uniqueQueue("kill");
+  const N = 1000;
+  const KILL_AT = 50;
+  const first: BridgeEvent[] = [];
+  const second: BridgeEvent[] = [];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "push.ts", "--port", "0", "--queue", queue],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderrText = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let killed = false;
+  const kill = () => {
+    if (killed) return;
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  let server2: RunningServer | undefined;
+  let bridge2: QueueBridge | undefined;
+  const clients: Subscriber[] = [];
+  try {
+    let out = "";
+    const port = await within(
+      (async () => {
+        while (true) {
+          const m = out.match(/open http:\/\/127\.0\.0\.1:(\d+)\//);
+          if (m) return Number(m[1]);
+          const { value, done } = await stdout.read();
+          if (done) throw new Error(`the server exited: ${out}`);
+          out += value;
+        }
+      })(),
+      "the server's URL line",
+      BROKER_MS,
+    );
+    assert.equal(lines(out).length, 1, `one stdout line: ${JSON.stringify(out)}`);
+
+    const a = await subscribeV2(`ws://127.0.0.1:${port}/ws`, TOPIC, (e) => {
+      first.push(e);
+      if (first.length === KILL_AT) kill();
+    });
+    clients.push(a);
+    await withConfirmChannel(async (ch) => {
+      await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false });
+      await publishNumbered(ch, queue, N, TOPIC);
+    });
+    await waitUntil(() => killed, "the kill", BROKER_MS);
+    const status = await within(child.status, "the killed server to exit", BROKER_MS);
+    assert.equal(status.signal, "SIGKILL");
+    const firstCount = first.length;
+
+    // A second server, without the bridge, so its subscriber exists before consumption resumes.
+    server2 = await startServer(createPushApp({ bridge: false }), { port: 0 });
+    const b = await subscribeV2(server2.wsUrl, TOPIC, (e) => second.push(e));
+    clients.push(b);
+    const logs: string[] = [];
+    bridge2 = new QueueBridge(server2.router, {
+      url: STOMP_URL,
+      queue,
+      initialBackoffMs: 100,
+      maxBackoffMs: 1000,
+      log: (l) => logs.push(l),
+    });
+    bridge2.start();
+    const all = () => tally([...first, ...second]);
+    await waitUntil(() => missing(all(), N).length === 0, "every message across both servers", 30_000).catch(
+      (e) => {
+        throw new Error(
+          `${e.message}; missing ${missing(all(), N).length}: ${missing(all(), N).slice(0, 20)}`,
+        );
+      },
+    );
+    const firstSeen = tally(first);
+    const overlap = second.filter((e) => firstSeen.has(e.body));
+    const total = first.length + second.length;
+    const redeliveredFlags = second.filter((e) => e.headers.redelivered === "true").length;
+    console.log(
+      `  SIGKILL: ${N} messages; before the kill ${firstCount} events (${first.length} in all), after ` +
+        `${second.length}; ${total - N} duplicates, ${overlap.length} seen on both servers, ` +
+        `${redeliveredFlags} flagged redelivered`,
+    );
+    assert.ok(firstCount < N, "the kill came mid-stream");
+    for (const e of overlap) {
+      assert.equal(e.headers.redelivered, "true", `${e.body} arrived again without redelivered: "true"`);
+    }
+    assert.equal(bridge2.stats.redelivered, redeliveredFlags);
+    await bridge2.stop();
+    const counts = await settledCounts(queue);
+    assert.equal(counts.ready, 0, "the queue is empty once everything was delivered");
+  } finally {
+    kill();
+    await child.status;
+    while (!(await stdout.read()).done) { /* drain */ }
+    await stderrText;
+    for (const c of clients) await c.close().catch(() => {});
+    await bridge2?.stop();
+    await server2?.close();
+    await deleteQueue(queue);
+    await deleteQueue(`${queue}.rejected`);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// g. Graceful shutdown
+
+bridgeTest("bridge: graceful shutdown acks what was routed and leaves the rest in the queue", async () => {
+  // Deterministic: prefetch 1, and close() starts inside the subscriber's handler for
+  // event CLOSE_AT, when that message has been routed but its ACK (sent on the next
+  // turn) is still pending. After close: received + ready must be exactly N (nothing
+  // lost, nothing routed left unacked), and nothing unacked.
+  const queue = uniqueQueue("graceful");
+  const N = 500;
+  const CLOSE_AT = 50;
+  let closing: Promise<void> | undefined;
+  let routedAtClose = -1;
+  await withBridge(queue, { prefetch: 1 }, async ({ server, bridge, v2 }) => {
+    let received = 0;
+    const a = await v2(() => {
+      if (++received === CLOSE_AT) {
+        routedAtClose = bridge.stats.routed;
+        closing = server.close();
+      }
+    });
+    await withConfirmChannel(async (ch) => {
+      await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false });
+      await publishNumbered(ch, queue, N, TOPIC);
+    });
+    await waitUntil(() => closing !== undefined, "the close to start", BROKER_MS);
+    await within(closing!, "server.close()", BROKER_MS);
+    const counts = await settledCounts(queue);
+    const seen = tally(a.events);
+    const dups = a.events.length - seen.size;
+    console.log(
+      `  graceful: ${N} sent; ${seen.size} received (${dups} duplicates); routed ${bridge.stats.routed} ` +
+        `(${routedAtClose} when close() began); ${counts.ready} ready, ${counts.unacked} unacked after close`,
+    );
+    assert.equal(counts.unacked, 0);
+    assert.ok(
+      counts.ready + seen.size >= N,
+      `lost messages: ${N - counts.ready - seen.size} were acked but no subscriber got them ` +
+        `(routed ${bridge.stats.routed}, received ${seen.size}, left ${counts.ready})`,
+    );
+    if (counts.ready + seen.size > N) {
+      // Which received messages are still in the queue (routed but never acked)?
+      const left = await getMessages(queue, counts.ready, 2_000);
+      const routedButLeft = left.map((m) => m.body).filter((b) => seen.has(b));
+      assert.fail(
+        `${routedButLeft.length} message(s) reached the subscriber but were not acked and are still ` +
+          `in the queue: ${routedButLeft.join(", ")} (last received: ${a.events.at(-1)?.body})`,
+      );
+    }
+    assert.equal(bridge.stats.routed, seen.size, "everything routed reached the subscriber");
+    assert.equal(dups, 0);
+  });
+});
+
+bridgeTest(
+  "bridge: graceful shutdown consumes nothing once subscribers are told goodbye (slow peer)",
+  async () => {
+    // server.close() says GOODBYE to every session (they leave the realm at once) and
+    // waits up to a grace period for peers that do not answer. Messages the bridge
+    // consumed in that time have no subscriber left: they must stay in the queue,
+    // not be acked into an empty realm.
+    const queue = uniqueQueue("graceful_slow");
+    const N = 2000;
+    const CLOSE_AT = 50;
+    let closing: Promise<void> | undefined;
+    await withBridge(queue, {}, async ({ server, bridge, v2 }) => {
+      let received = 0;
+      const a = await v2(() => {
+        if (++received === CLOSE_AT) closing = server.close();
+      });
+      // A v2 peer that never answers GOODBYE: the router waits its grace period for it.
+      const { client: silent } = await rawV2(server.wsUrl);
+      try {
+        await withConfirmChannel(async (ch) => {
+          await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false });
+          await publishNumbered(ch, queue, N, TOPIC);
+        });
+        await waitUntil(() => closing !== undefined, "the close to start", BROKER_MS);
+        await within(closing!, "server.close()", BROKER_MS);
+      } finally {
+        await silent.close();
+      }
+      const counts = await settledCounts(queue);
+      const seen = tally(a.events);
+      console.log(
+        `  graceful, slow peer: ${N} sent; ${seen.size} received; routed ${bridge.stats.routed}; ` +
+          `${counts.ready} ready after close`,
+      );
+      assert.ok(
+        counts.ready + seen.size >= N,
+        `${N - counts.ready - seen.size} message(s) were acked during shutdown although no subscriber ` +
+          `got them (routed ${bridge.stats.routed}, received ${seen.size}, left in the queue ${counts.ready})`,
+      );
+    });
+  },
+);
+
+// ---------------------------------------------------------------------------
+// h. No broker
+
+/** A TCP relay from 127.0.0.1:`port` to the broker's STOMP port ("the broker appears"). */
+function stompRelay(port: number): { close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const conns = new Set<Deno.Conn>();
+  const tasks: Promise<void>[] = [];
+  const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buf = new Uint8Array(16 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        let off = 0;
+        while (off < n) off += await to.write(buf.subarray(off, n));
+      }
+    } catch {
+      // either side closed
+    }
+    for (const c of [from, to]) {
+      if (conns.delete(c)) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+    }
+  };
+  const accepting = (async () => {
+    try {
+      for await (const inbound of listener) {
+        const outbound = await Deno.connect({ hostname: "127.0.0.1", port: STOMP_PORT });
+        conns.add(inbound);
+        conns.add(outbound);
+        tasks.push(pump(inbound, outbound), pump(outbound, inbound));
+      }
+    } catch {
+      // listener closed
+    }
+  })();
+  return {
+    async close() {
+      listener.close();
+      await accepting;
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+      conns.clear();
+      await Promise.all(tasks);
+    },
+  };
+}
+
+// Needs no broker: runs everywhere.
+Deno.test("bridge: no broker → the server serves and logs ONE waiting line however many retries", async () => {
+  const logs: string[] = [];
+  const server = await startServer(
+    createPushApp({
+      bridge: {
+        url: "stomp://guest:guest@127.0.0.1:1",
+        queue: uniqueQueue("nobroker"),
+        initialBackoffMs: 100,
+        maxBackoffMs: 100,
+        log: (line) => logs.push(line),
+      },
+    }),
+    { port: 0 },
+  );
+  try {
+    const bridge = (server.app as PushAppInstance).bridge!;
+    const c = await connectV2(server.wsUrl);
+    try {
+      assert.equal(await c.session.call(AREA_PROCEDURE, [3, 4]), 12);
+    } finally {
+      await c.close();
+    }
+    const waiting = () => logs.filter((l) => /waiting for RabbitMQ/i.test(l)).length;
+    await waitUntil(() => waiting() >= 1, "the waiting line");
+    // At most 100 ms between attempts: 1 s is 10 or more retries. Poll that nothing else is logged.
+    const until = Date.now() + 1_000;
+    await waitUntil(() => logs.length > 1 || Date.now() >= until, "1 s of retries", 3_000);
+    assert.equal(logs.length, 1, `exactly one log line: ${JSON.stringify(logs)}`);
+    assert.match(logs[0], /127\.0\.0\.1:1/);
+    assert.doesNotMatch(logs[0], /guest:guest/, "no password in the log");
+    assert.equal(bridge.stats.connections, 0);
+    assert.equal(bridge.connected, false);
+  } finally {
+    await server.close();
+  }
+  assert.equal(logs.length, 1, `nothing more logged on close: ${JSON.stringify(logs)}`);
+});
+
+bridgeTest("bridge: the broker appears later → the bridge connects by itself", async () => {
+  const queue = uniqueQueue("appears");
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  let relay: { close(): Promise<void> } | undefined;
+  try {
+    await withBridge(
+      queue,
+      { url: `stomp://guest:guest@127.0.0.1:${port}`, initialBackoffMs: 100, maxBackoffMs: 100 },
+      async ({ bridge, logs, v2 }) => {
+        const a = await v2();
+        await waitUntil(() => logs.some((l) => /waiting for RabbitMQ/i.test(l)), "the waiting line");
+        assert.equal(bridge.connected, false);
+        // The broker "appears" at that address: a relay to the real STOMP port.
+        relay = stompRelay(port);
+        await within(bridge.whenConnected(), "the bridge to connect once the broker appears", BROKER_MS);
+        await withConfirmChannel((ch) =>
+          publishConfirmed(ch, queue, "apareció", { headers: { cat: TOPIC } })
+        );
+        await waitUntil(() => a.events.length === 1, "the event through the late broker");
+        assert.equal(a.events[0].body, "apareció");
+        assert.equal(logs.filter((l) => /waiting for RabbitMQ/i.test(l)).length, 1, JSON.stringify(logs));
+        assert.ok(logs.some((l) => /consuming queue/.test(l)), JSON.stringify(logs));
+      },
+      { lateBroker: true },
+    );
+  } finally {
+    await relay?.close();
+  }
+});
+
+// Needs no broker: runs everywhere.
+Deno.test(
+  "push.ts without a broker: serves, ONE stderr line while retrying, exits cleanly on SIGTERM",
+  async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "push.ts", "--port", "0", "--stomp", "stomp://guest:guest@127.0.0.1:1"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const stderrDone = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+    })();
+    let stdout = "";
+    const stdoutDone = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) stdout += chunk;
+    })();
+    let exited = false;
+    try {
+      await waitUntil(() => /open http:\/\/127\.0\.0\.1:\d+\//.test(stdout), "the URL line", BROKER_MS);
+      const port = Number(stdout.match(/127\.0\.0\.1:(\d+)\//)![1]);
+      const c = await connectV2(`ws://127.0.0.1:${port}/ws`);
+      try {
+        assert.equal(await c.session.call(AREA_PROCEDURE, [2, 5]), 10);
+      } finally {
+        await c.close();
+      }
+      await waitUntil(() => lines(stderr).length >= 1, "the waiting line on stderr", BROKER_MS);
+      // The default backoff starts at 500 ms: 2.5 s more is a few retries. Nothing else may be logged.
+      const until = Date.now() + 2_500;
+      await waitUntil(() => lines(stderr).length > 1 || Date.now() >= until, "2.5 s of retries", 5_000);
+      assert.equal(lines(stderr).length, 1, `exactly one stderr line: ${JSON.stringify(stderr)}`);
+      assert.match(stderr, /waiting for RabbitMQ/i);
+      assert.equal(lines(stdout).length, 1, `one stdout line: ${JSON.stringify(stdout)}`);
+      child.kill("SIGTERM");
+      const status = await within(child.status, "the server to exit on SIGTERM", BROKER_MS);
+      exited = true;
+      assert.equal(status.code, 0, `exit code after SIGTERM; stderr ${stderr}`);
+    } finally {
+      if (!exited) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await child.status;
+      }
+      await stderrDone;
+      await stdoutDone;
+    }
+    assert.equal(lines(stderr).length, 1, `still one stderr line after shutdown: ${JSON.stringify(stderr)}`);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// i. Web-STOMP
+
+bridgeTest("bridge: over Web-STOMP (ws://…:15674/ws) → subscribers", async () => {
+  const queue = uniqueQueue("webstomp");
+  await withBridge(queue, { url: WEB_STOMP_URL }, async ({ bridge, logs, v2, v1 }) => {
+    const a = await v2();
+    const b = await v1();
+    await withConfirmChannel((ch) =>
+      publishConfirmed(ch, queue, "por websocket", { headers: { cat: TOPIC } })
+    );
+    await waitUntil(() => a.events.length === 1 && b.events.length === 1, "the Web-STOMP event");
+    assert.equal(a.events[0].body, "por websocket");
+    assert.equal(a.events[0].headers.cat, TOPIC);
+    assert.deepEqual(b.events[0], a.events[0]);
+    assert.equal(bridge.stats.connections, 1);
+    assert.ok(logs.some((l) => l.includes("ws://guest@127.0.0.1:15674/ws")), JSON.stringify(logs));
+  });
+});

@@ -1,0 +1,445 @@
+/**
+ * Shared RabbitMQ helper for the bridge tests: makes sure the broker's STOMP,
+ * management and Web-STOMP plugins are on, finds out (once, before any test
+ * registers) whether the broker answers, and gives the tests queue bookkeeping
+ * (unique names, exact counts, reading and deleting) and an AMQP producer
+ * (amqplib, like the tutorial's PHP sender).
+ *
+ * Without a broker the bridge tests are registered as ignored, with one line that
+ * says why; with `CI=true` a missing broker fails the run instead.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import amqplibModule from "amqplib";
+
+/** Where the tests expect the broker. */
+export const RABBIT_HOST = "127.0.0.1";
+export const AMQP_URL = `amqp://guest:guest@${RABBIT_HOST}:5672`;
+export const STOMP_URL = `stomp://guest:guest@${RABBIT_HOST}:61613`;
+export const WEB_STOMP_URL = `ws://guest:guest@${RABBIT_HOST}:15674/ws`;
+export const MANAGEMENT_URL = `http://${RABBIT_HOST}:15672`;
+export const STOMP_PORT = 61613;
+
+const PLUGINS = ["rabbitmq_stomp", "rabbitmq_management", "rabbitmq_web_stomp"];
+const READY_TIMEOUT_MS = 60_000;
+const AUTH = `Basic ${btoa("guest:guest")}`;
+
+// ---------------------------------------------------------------------------
+// The part of amqplib's (untyped) API the tests use.
+
+/** AMQP message properties, as amqplib takes and returns them. */
+export interface AmqpProperties {
+  headers?: Record<string, unknown>;
+  contentType?: string;
+  deliveryMode?: number;
+  persistent?: boolean;
+}
+
+/** A message from `channel.get`. */
+export interface AmqpMessage {
+  content: Uint8Array;
+  fields: { deliveryTag: number; redelivered: boolean; routingKey: string };
+  properties: AmqpProperties;
+}
+
+/** Queue state from `assertQueue` / `checkQueue`. */
+export interface AmqpQueueInfo {
+  queue: string;
+  messageCount: number;
+  consumerCount: number;
+}
+
+/** An amqplib channel (the subset used here). */
+export interface AmqpChannel {
+  assertQueue(
+    queue: string,
+    options?: { durable?: boolean; exclusive?: boolean; autoDelete?: boolean },
+  ): Promise<AmqpQueueInfo>;
+  checkQueue(queue: string): Promise<AmqpQueueInfo>;
+  deleteQueue(queue: string): Promise<unknown>;
+  /** `content` must be a Buffer: amqplib refuses a plain Uint8Array. */
+  sendToQueue(
+    queue: string,
+    content: Buffer,
+    options?: AmqpProperties,
+    callback?: (err: unknown) => void,
+  ): boolean;
+  get(queue: string, options?: { noAck?: boolean }): Promise<AmqpMessage | false>;
+  ack(message: AmqpMessage): void;
+  close(): Promise<void>;
+  on(event: string, listener: (...args: unknown[]) => void): void;
+}
+
+/** A channel in confirm mode. */
+export interface AmqpConfirmChannel extends AmqpChannel {
+  waitForConfirms(): Promise<void>;
+}
+
+/** An amqplib connection (the subset used here). */
+export interface AmqpConnection {
+  createChannel(): Promise<AmqpChannel>;
+  createConfirmChannel(): Promise<AmqpConfirmChannel>;
+  close(): Promise<void>;
+  on(event: string, listener: (...args: unknown[]) => void): void;
+}
+
+const amqplib = amqplibModule as {
+  connect(url: string, socketOptions?: { noDelay?: boolean }): Promise<AmqpConnection>;
+};
+
+/**
+ * Opens an AMQP connection. Its `error` events (the broker closing it, as
+ * `rabbitmqctl stop_app` does) are swallowed: an unhandled `error` event would
+ * end the whole test process. `closed` resolves when the connection is gone.
+ */
+export async function amqpConnect(): Promise<{ conn: AmqpConnection; closed: Promise<void> }> {
+  // noDelay: without it Nagle holds back small frames, and each channel.get waits ~40 ms.
+  const conn = await amqplib.connect(AMQP_URL, { noDelay: true });
+  const closed = Promise.withResolvers<void>();
+  conn.on("error", () => {});
+  conn.on("close", () => closed.resolve());
+  return { conn, closed: closed.promise };
+}
+
+/** Closes an AMQP connection, ignoring one that is already closed. */
+export async function amqpClose(conn: AmqpConnection): Promise<void> {
+  try {
+    await conn.close();
+  } catch {
+    // already closed (by the broker, or by us)
+  }
+}
+
+/** Runs `fn` with a confirm channel on a fresh connection, always closing it. */
+export async function withConfirmChannel<T>(fn: (ch: AmqpConfirmChannel) => Promise<T>): Promise<T> {
+  const { conn } = await amqpConnect();
+  try {
+    const ch = await conn.createConfirmChannel();
+    ch.on("error", () => {});
+    return await fn(ch);
+  } finally {
+    await amqpClose(conn);
+  }
+}
+
+/** Publishes on a confirm channel and resolves once the broker confirmed it. */
+export function publishConfirmed(
+  ch: AmqpChannel,
+  queue: string,
+  body: string | Uint8Array,
+  properties: AmqpProperties = {},
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ch.sendToQueue(
+      queue,
+      Buffer.from(body),
+      { deliveryMode: 2, ...properties },
+      (err) => err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Availability.
+
+/** Whether the broker is usable, and why not. */
+export interface RabbitStatus {
+  ok: boolean;
+  reason?: string;
+  /** Whether `rabbitmqctl` works here (exact counts, broker restarts). */
+  rabbitmqctl: boolean;
+}
+
+/** Whether `name` is an executable on PATH. */
+function hasCommand(name: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/** Runs a command, capturing its output; `code` is -1 when it could not run. */
+export async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
+      .output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } catch (e) {
+    return { code: -1, stdout: "", stderr: (e as Error).message };
+  }
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: RABBIT_HOST, port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the management API answers GET /api/overview. */
+async function managementUp(): Promise<boolean> {
+  try {
+    const res = await fetch(`${MANAGEMENT_URL}/api/overview`, {
+      headers: { authorization: AUTH },
+      signal: AbortSignal.timeout(3_000),
+    });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Polls `check` every 250 ms until it holds or `ms` pass; true when it held.
+ * (For the broker coming up, where the tests' 10 ms polling would be wasteful.)
+ */
+export async function pollUntil(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (true) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Waits (up to `ms`) for STOMP, AMQP and the management API; the reason when something stays down. */
+export async function waitForBroker(ms = READY_TIMEOUT_MS): Promise<string | null> {
+  const deadline = Date.now() + ms;
+  const left = () => Math.max(0, deadline - Date.now());
+  if (!await pollUntil(() => portOpen(STOMP_PORT), left())) {
+    return `nothing listens on ${RABBIT_HOST}:${STOMP_PORT} (STOMP) after ${ms / 1000} s`;
+  }
+  if (!await pollUntil(() => portOpen(5672), left())) {
+    return `nothing listens on ${RABBIT_HOST}:5672 (AMQP) after ${ms / 1000} s`;
+  }
+  if (!await pollUntil(managementUp, left())) {
+    return `the management API at ${MANAGEMENT_URL} does not answer after ${ms / 1000} s`;
+  }
+  return null;
+}
+
+async function probe(): Promise<RabbitStatus> {
+  const ci = Deno.env.get("CI") === "true";
+  const plugins = hasCommand("rabbitmq-plugins");
+  if (plugins) {
+    // Idempotent; fails without rights to the node (a local non-root user), which is fine.
+    await run("rabbitmq-plugins", ["enable", ...PLUGINS]);
+  } else if (!ci && !await portOpen(5672) && !await portOpen(STOMP_PORT)) {
+    // No broker installed and none listening: nothing will come up by waiting.
+    return {
+      ok: false,
+      reason: `no RabbitMQ on ${RABBIT_HOST} (no rabbitmq-plugins, nothing on 5672)`,
+      rabbitmqctl: false,
+    };
+  }
+  const [reason, ctl] = await Promise.all([
+    waitForBroker(),
+    hasCommand("rabbitmqctl")
+      ? run("rabbitmqctl", ["-q", "list_queues", "name"]).then((r) => r.code === 0)
+      : Promise.resolve(false),
+  ]);
+  return reason === null ? { ok: true, rabbitmqctl: ctl } : { ok: false, reason, rabbitmqctl: ctl };
+}
+
+let ensured: Promise<RabbitStatus> | undefined;
+
+/**
+ * Enables the plugins (once per process) and waits, boundedly, for the broker.
+ * @throws {Error} when the broker is unusable and `CI=true`: CI must not skip these tests.
+ */
+export async function ensureRabbitMQ(): Promise<RabbitStatus> {
+  ensured ??= probe();
+  const status = await ensured;
+  if (!status.ok && Deno.env.get("CI") === "true") {
+    throw new Error(`RabbitMQ is required on CI but unusable: ${status.reason}`);
+  }
+  return status;
+}
+
+/** The broker's state, found out before any test registers. */
+export const rabbit: RabbitStatus = await ensureRabbitMQ();
+
+let saidSkipped = false;
+
+/** Registers a bridge test, ignored (with one line saying why) when RabbitMQ is unavailable. */
+export function bridgeTest(
+  name: string,
+  fn: () => Promise<void>,
+  options: { needsRabbitmqctl?: boolean } = {},
+): void {
+  let ignore = false;
+  if (!rabbit.ok) {
+    ignore = true;
+    if (!saidSkipped) {
+      saidSkipped = true;
+      console.log(`RabbitMQ bridge tests skipped: ${rabbit.reason} (set CI=true to make this an error)`);
+    }
+  } else if (options.needsRabbitmqctl && !rabbit.rabbitmqctl) {
+    ignore = true;
+    console.log(`"${name}" skipped: rabbitmqctl is not usable here`);
+  }
+  Deno.test({ name, ignore, fn });
+}
+
+// ---------------------------------------------------------------------------
+// Queues.
+
+/** A queue name of its own for one test. */
+export function uniqueQueue(prefix: string): string {
+  return `t_${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Deletes a queue through the management API; a queue that does not exist is fine. */
+export async function deleteQueue(name: string): Promise<void> {
+  const res = await fetch(`${MANAGEMENT_URL}/api/queues/%2F/${encodeURIComponent(name)}`, {
+    method: "DELETE",
+    headers: { authorization: AUTH },
+    signal: AbortSignal.timeout(10_000),
+  });
+  await res.body?.cancel();
+  if (!res.ok && res.status !== 404) throw new Error(`deleting queue ${name}: HTTP ${res.status}`);
+}
+
+/** Message counts of one queue. */
+export interface QueueCounts {
+  ready: number;
+  unacked: number;
+  total: number;
+}
+
+/**
+ * Exact counts from `rabbitmqctl list_queues` when it works here; otherwise READY
+ * from AMQP `checkQueue` (exact) and unacked from the management API (a few seconds
+ * stale). A queue that does not exist counts as empty.
+ */
+export async function queueCounts(name: string): Promise<QueueCounts> {
+  if (rabbit.rabbitmqctl) {
+    const r = await run("rabbitmqctl", [
+      "-q",
+      "list_queues",
+      "--no-table-headers",
+      "name",
+      "messages_ready",
+      "messages_unacknowledged",
+    ]);
+    if (r.code === 0) {
+      for (const line of r.stdout.split("\n")) {
+        const [q, ready, unacked] = line.trim().split(/\t/);
+        if (q === name) {
+          return { ready: Number(ready), unacked: Number(unacked), total: Number(ready) + Number(unacked) };
+        }
+      }
+      return { ready: 0, unacked: 0, total: 0 };
+    }
+  }
+  let ready = 0;
+  const { conn } = await amqpConnect();
+  try {
+    const ch = await conn.createChannel();
+    ch.on("error", () => {});
+    ready = (await ch.checkQueue(name)).messageCount;
+  } catch {
+    return { ready: 0, unacked: 0, total: 0 };
+  } finally {
+    await amqpClose(conn);
+  }
+  const res = await fetch(`${MANAGEMENT_URL}/api/queues/%2F/${encodeURIComponent(name)}`, {
+    headers: { authorization: AUTH },
+    signal: AbortSignal.timeout(10_000),
+  });
+  const info = res.ok ? await res.json() : (await res.body?.cancel(), {});
+  const unacked = Number(info.messages_unacknowledged ?? 0);
+  return { ready, unacked, total: ready + unacked };
+}
+
+/** A message read back from a queue. */
+export interface ReadMessage {
+  body: string;
+  headers: Record<string, unknown>;
+  properties: AmqpProperties;
+  redelivered: boolean;
+}
+
+/**
+ * Reads (and acks) up to `n` messages from `queue`, polling until `n` arrived or
+ * `ms` passed; returns what it got.
+ */
+export async function getMessages(queue: string, n: number, ms = 5_000): Promise<ReadMessage[]> {
+  const got: ReadMessage[] = [];
+  const { conn } = await amqpConnect();
+  try {
+    const ch = await conn.createChannel();
+    ch.on("error", () => {});
+    const deadline = Date.now() + ms;
+    while (got.length < n) {
+      const m = await ch.get(queue, { noAck: false });
+      if (m === false) {
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      got.push({
+        body: new TextDecoder().decode(m.content),
+        headers: m.properties.headers ?? {},
+        properties: m.properties,
+        redelivered: m.fields.redelivered,
+      });
+      ch.ack(m);
+    }
+    await ch.close();
+  } finally {
+    await amqpClose(conn);
+  }
+  return got;
+}
+
+/** Publishes `m0` … `m<n-1>` with header `cat`, persistent, and waits for the broker's confirms. */
+export async function publishNumbered(
+  ch: AmqpConfirmChannel,
+  queue: string,
+  n: number,
+  cat: string,
+): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    ch.sendToQueue(queue, Buffer.from(`m${i}`), { headers: { cat }, deliveryMode: 2 });
+  }
+  await ch.waitForConfirms();
+}
+
+/** Publishes through the management HTTP API (as the tutorial did from the management UI). */
+export async function managementPublish(
+  queue: string,
+  payload: string,
+  headers: Record<string, string>,
+): Promise<{ routed: boolean }> {
+  const res = await fetch(`${MANAGEMENT_URL}/api/exchanges/%2F/amq.default/publish`, {
+    method: "POST",
+    headers: { authorization: AUTH, "content-type": "application/json" },
+    body: JSON.stringify({
+      properties: { headers, delivery_mode: 2 },
+      routing_key: queue,
+      payload,
+      payload_encoding: "string",
+    }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) throw new Error(`management publish: HTTP ${res.status} ${await res.text()}`);
+  return await res.json();
+}
