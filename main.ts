@@ -74,6 +74,7 @@ export interface ServerOptions {
 
 /** A server that is listening. */
 export interface RunningServer {
+  /** The router behind the WAMP endpoint. */
   readonly router: Router;
   /** The started app (the push app's holds its queue bridge). */
   readonly app: AppInstance;
@@ -81,6 +82,7 @@ export interface RunningServer {
   readonly url: string;
   /** The WAMP endpoint, such as `ws://127.0.0.1:8080/ws`. */
   readonly wsUrl: string;
+  /** The TCP port listened on; the one picked when `port: 0` was asked for. */
   readonly port: number;
   /** Stops the app, says goodbye to every session, stops listening. Idempotent. */
   close(): Promise<void>;
@@ -153,6 +155,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
 
 /** A command-line mistake; the CLI prints it with the usage and exits 2. */
 export class UsageError extends Error {
+  /** The error name: `UsageError`. */
   override name = "UsageError";
 }
 

@@ -30,8 +30,11 @@ export const AGENT = "Tuerca/0.1";
 
 /** Owns the realms and the sessions. */
 export class Router {
+  /** Agent string sent in WELCOME (v2) and as the server ident (v1). Default {@link AGENT}. */
   readonly agent: string;
+  /** Largest incoming frame in bytes; larger ones end the session. Default 1 MiB. */
   readonly maxMessageSize: number;
+  /** How long a v2 connection may wait before HELLO, in milliseconds. Default 10 s. */
   readonly helloTimeoutMs: number;
   /** The realm v1 sessions join, and the first of `realms`. */
   readonly defaultRealm: Realm;
@@ -40,6 +43,7 @@ export class Router {
   #closables = new Set<Closable>();
   #closing = false;
 
+  /** Creates the realms (by default just `realm1`) and applies the defaults of `options`. */
   constructor(options: RouterOptions = {}) {
     const names = options.realms?.length ? options.realms : ["realm1"];
     for (const name of names) this.#realms.set(name, new Realm(name));

@@ -69,15 +69,21 @@ const DELIVERY_HEADERS = new Set([
 
 /** Counters, for logs, tests and benchmarks. */
 export interface QueueBridgeStats {
+  /** Messages published into the WAMP broker. */
   routed: number;
+  /** Messages moved to the reject queue (counted once RabbitMQ confirmed the send). */
   rejected: number;
+  /** Deliveries RabbitMQ flagged `redelivered: true`. */
   redelivered: number;
+  /** Successful STOMP connections; above 1 means reconnects. */
   connections: number;
 }
 
 /** Consumes a queue into the WAMP broker. */
 export class QueueBridge {
+  /** The live counters, updated in place. */
   readonly stats: QueueBridgeStats = { routed: 0, rejected: 0, redelivered: 0, connections: 0 };
+  /** The broker address parsed from `options.url`. */
   readonly target: StompTarget;
   readonly #local: LocalSession;
   readonly #opts: Required<Omit<QueueBridgeOptions, "realm">>;
@@ -96,7 +102,12 @@ export class QueueBridge {
   #receipts = 0;
   #connected = Promise.withResolvers<void>();
 
-  /** @throws {TypeError} when the URL is unusable. */
+  /**
+   * Creates the bridge and joins its local session to the realm; call
+   * {@link QueueBridge.start} to connect.
+   * @throws {TypeError} when the URL is unusable.
+   * @throws {WampError} `wamp.error.no_such_realm` when `options.realm` names no realm.
+   */
   constructor(router: Router, options: QueueBridgeOptions) {
     this.target = parseStompUrl(options.url);
     this.#opts = {

@@ -10,14 +10,21 @@
 
 /** A parsed broker address. */
 export interface StompTarget {
+  /** `tcp` for `stomp://` and `stomp+ssl://`, `websocket` for `ws://` and `wss://`. */
   kind: "tcp" | "websocket";
+  /** Host name or IP address (an IPv6 address without brackets). */
   hostname: string;
+  /** TCP port; by default 61613 (`stomp`), 61614 (`stomp+ssl`), 80 (`ws`) or 443 (`wss`). */
   port: number;
+  /** Whether the connection uses TLS (`stomp+ssl` or `wss`). */
   tls: boolean;
   /** For `websocket`: the endpoint URL without credentials. */
   endpoint: string;
+  /** STOMP login; `guest` when the URL names no user. */
   login: string;
+  /** STOMP passcode; `guest` when the URL has no password. */
   passcode: string;
+  /** The RabbitMQ virtual host, sent as the CONNECT `host` header; `/` by default. */
   vhost: string;
   /** The address as it may be logged: no password. */
   display: string;

@@ -16,28 +16,40 @@ const CLOSED = 3;
 
 /** Where to connect. */
 export interface TcpTarget {
+  /** Host name or IP address. */
   hostname: string;
+  /** TCP port. */
   port: number;
+  /** Whether to connect with TLS (`Deno.connectTls`). */
   tls: boolean;
 }
 
 /** An {@link IStompSocket} over `Deno.connect` / `Deno.connectTls`. */
 export class TcpStompSocket implements IStompSocket {
+  /** The address as `stomp://host:port` (or `stomp+ssl://`), like a WebSocket's `url`. */
   readonly url: string;
+  /** Accepted for WebSocket compatibility; data always arrives as an `ArrayBuffer`. */
   binaryType = "arraybuffer";
+  /** WebSocket-style state: 0 connecting, 1 open, 2 closing, 3 closed. */
   readyState: number = CONNECTING;
+  /** Called once the TCP (or TLS) connection is up. */
   onopen: ((ev?: unknown) => unknown) | null = null;
+  /** Called once, when the socket is closed or could not connect, always with a clean 1000 close event. */
   onclose: ((ev?: unknown) => unknown) | null = null;
+  /** Called when connecting fails, or a read fails while open. */
   onerror: ((ev: unknown) => unknown) | null = null;
+  /** Called with each chunk read, as it arrives (not split into STOMP frames). */
   onmessage: ((ev: { data: ArrayBuffer }) => unknown) | null = null;
   #conn: Deno.Conn | null = null;
   #writes: Promise<void> = Promise.resolve();
 
+  /** Starts connecting to `target` at once; the handlers report the outcome. */
   constructor(target: TcpTarget) {
     this.url = `${target.tls ? "stomp+ssl" : "stomp"}://${target.hostname}:${target.port}`;
     void this.#run(target);
   }
 
+  /** Queues `data` for writing after earlier writes; dropped unless open. `Blob` is not supported. */
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
     if (this.readyState !== OPEN || this.#conn === null) return;
     const conn = this.#conn;

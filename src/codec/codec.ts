@@ -12,6 +12,7 @@ export type Frame = string | Uint8Array;
 
 /** Thrown by {@link Codec.decode} for a frame that breaks the protocol. */
 export class ProtocolError extends Error {
+  /** The error name: `ProtocolError`. */
   override name = "ProtocolError";
 }
 

@@ -26,9 +26,10 @@ export const V1_SERVER_IDENT = "Tuerca";
 
 /** The codec for `wamp` (WAMP v1). Stateless: one instance serves every session. */
 export class WampV1JsonCodec implements Codec {
-  readonly subprotocol = Subprotocol.WAMP1;
+  readonly subprotocol: typeof Subprotocol.WAMP1 = Subprotocol.WAMP1;
   readonly slot: number = nextCodecSlot();
 
+  /** Decodes a v1 (`wamp`) frame onto the shared model; see {@link Codec.decode}. */
   decode(frame: Frame): ClientMessage {
     const msg = jsonArray(frame);
     switch (msg[0]) {
@@ -64,6 +65,10 @@ export class WampV1JsonCodec implements Codec {
     }
   }
 
+  /**
+   * Encodes a router message as v1 (see the module doc for the mapping); null when v1
+   * has no such message (SUBSCRIBED, GOODBYE, an ERROR for anything but a CALL, ...).
+   */
   encode(m: RouterMessage): Frame | null {
     switch (m.type) {
       case T.WELCOME: {
@@ -89,6 +94,7 @@ export class WampV1JsonCodec implements Codec {
     }
   }
 
+  /** Encodes an EVENT as v1 `[8, topic, event]`, once per event; see {@link Codec.encodeEvent}. */
   encodeEvent(ev: Event): Frame {
     const cached = ev.frames[this.slot];
     if (cached !== undefined) return cached;

@@ -12,9 +12,10 @@ import { type Codec, type Frame, hasKeys, isDict, jsonArray, nextCodecSlot, Prot
 
 /** The codec for `wamp.2.json`. Stateless: one instance serves every session. */
 export class WampV2JsonCodec implements Codec {
-  readonly subprotocol = Subprotocol.WAMP2_JSON;
+  readonly subprotocol: typeof Subprotocol.WAMP2_JSON = Subprotocol.WAMP2_JSON;
   readonly slot: number = nextCodecSlot();
 
+  /** Decodes a `wamp.2.json` frame; see {@link Codec.decode}. */
   decode(frame: Frame): ClientMessage {
     const msg = jsonArray(frame);
     const type = msg[0];
@@ -115,6 +116,7 @@ export class WampV2JsonCodec implements Codec {
     }
   }
 
+  /** Encodes a router message as `wamp.2.json`; every router message has a v2 frame. */
   encode(m: RouterMessage): Frame {
     switch (m.type) {
       case T.WELCOME:
@@ -149,6 +151,7 @@ export class WampV2JsonCodec implements Codec {
     }
   }
 
+  /** Encodes an EVENT as `wamp.2.json`, once per event; see {@link Codec.encodeEvent}. */
   encodeEvent(ev: Event): Frame {
     const cached = ev.frames[this.slot];
     if (cached !== undefined) return cached;

@@ -8,6 +8,10 @@
 
 import { Hono } from "hono";
 
+// An alias, not a re-export: a re-export drags hono's own undocumented types into `deno doc --lint`.
+/** The hono app that {@link pagesApp} builds. */
+export type PagesApp = Hono;
+
 /** One file ready to serve. */
 interface Asset {
   body: Uint8Array;
@@ -41,7 +45,7 @@ export interface PagesOptions {
  * Builds the hono app for the pages: `/` serves `index`, `/<file>` a file from the
  * public folder, {@link VENDOR_PATH} the autobahn-browser build.
  */
-export async function pagesApp(options: PagesOptions): Promise<Hono> {
+export async function pagesApp(options: PagesOptions): Promise<PagesApp> {
   const assets = new Map<string, Asset>();
   const dir = options.publicDir instanceof URL ? options.publicDir : new URL(`file://${options.publicDir}/`);
   for await (const [path, file] of walk(dir, "")) assets.set(`/${path}`, await asset(file));

@@ -16,9 +16,12 @@ import type { Dict } from "./messages.ts";
  * ```
  */
 export class WampError extends Error {
+  /** The error name: `WampError`. */
   override name = "WampError";
 
   /**
+   * Creates an error; its message is the URI, followed by the first argument when
+   * that is a string.
    * @param uri the error URI, such as `wamp.error.no_such_procedure`
    * @param args positional error arguments; by convention the first is a readable description
    * @param kwargs keyword error arguments

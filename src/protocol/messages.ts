@@ -21,72 +21,107 @@ export type RequestId = number | string;
 
 /** Client → router: open a session on a realm. */
 export interface Hello {
+  /** Message type: HELLO (1). */
   type: typeof T.HELLO;
+  /** HELLO.Realm: the name of the realm to join. */
   realm: string;
+  /** HELLO.Details: must announce the client's `roles`; may carry `agent` and more. */
   details: Dict;
 }
 
 /** Router → client: the session is open. */
 export interface Welcome {
+  /** Message type: WELCOME (2). */
   type: typeof T.WELCOME;
+  /** WELCOME.Session: the new session's id, 1..2^53. */
   session: number;
+  /** WELCOME.Details: realm, auth info, the router's `agent` and `roles` (v1 uses only `agent`). */
   details: Dict;
 }
 
 /** Either way: the session is refused or torn down before it was established. */
 export interface Abort {
+  /** Message type: ABORT (3). */
   type: typeof T.ABORT;
+  /** ABORT.Details: usually a readable `message`. */
   details: Dict;
+  /** ABORT.Reason: an error or close URI, such as `wamp.error.no_such_realm`. */
   reason: string;
 }
 
 /** Either way: close the session. */
 export interface Goodbye {
+  /** Message type: GOODBYE (6). */
   type: typeof T.GOODBYE;
+  /** GOODBYE.Details: may hold a readable `message`. */
   details: Dict;
+  /** GOODBYE.Reason: a close URI, such as `wamp.close.goodbye_and_out`. */
   reason: string;
 }
 
 /** Either way: a request failed (router → caller/publisher/..., or callee → router). */
 export interface ErrorMessage {
+  /** Message type: ERROR (8). */
   type: typeof T.ERROR;
+  /** ERROR.REQUEST.Type: the type code of the failed request, such as CALL (48) or INVOCATION (68). */
   requestType: number;
+  /** ERROR.REQUEST.Request: the failed request's id (a v1 call id is a string). */
   request: RequestId;
+  /** ERROR.Details; the router's own errors leave it empty. */
   details: Dict;
+  /** ERROR.Error: the error URI. */
   error: string;
+  /** ERROR.Arguments: positional payload; by convention the first is a readable description. */
   args?: unknown[];
+  /** ERROR.ArgumentsKw: keyword payload. */
   kwargs?: Dict;
 }
 
 /** Client → router: publish an event. */
 export interface Publish {
+  /** Message type: PUBLISH (16). */
   type: typeof T.PUBLISH;
+  /** PUBLISH.Request id, 1..2^53; 0 for v1, which has none. */
   request: number;
+  /** PUBLISH.Options: `acknowledge`, `exclude_me`, `disclose_me`, black- and whitelists. */
   options: Dict;
+  /** PUBLISH.Topic: the topic URI (for v1, possibly a CURIE the session resolves). */
   topic: string;
+  /** PUBLISH.Arguments: positional payload. */
   args?: unknown[];
+  /** PUBLISH.ArgumentsKw: keyword payload. */
   kwargs?: Dict;
 }
 
 /** Router → publisher: the publish was accepted (only when it asked `acknowledge`). */
 export interface Published {
+  /** Message type: PUBLISHED (17). */
   type: typeof T.PUBLISHED;
+  /** PUBLISHED.PUBLISH.Request: the id of the acknowledged PUBLISH. */
   request: number;
+  /** PUBLISHED.Publication: the publication id, 1..2^53. */
   publication: number;
 }
 
 /** Client → router: subscribe to a topic. */
 export interface Subscribe {
+  /** Message type: SUBSCRIBE (32). */
   type: typeof T.SUBSCRIBE;
+  /** SUBSCRIBE.Request id, 1..2^53; 0 for v1, which has none. */
   request: number;
+  /** SUBSCRIBE.Options: only `match: "exact"` is supported. */
   options: Dict;
+  /** SUBSCRIBE.Topic: the topic URI (for v1, possibly a CURIE the session resolves). */
   topic: string;
 }
 
 /** Router → subscriber: the subscription is in place. */
 export interface Subscribed {
+  /** Message type: SUBSCRIBED (33). */
   type: typeof T.SUBSCRIBED;
+  /** SUBSCRIBED.SUBSCRIBE.Request: the id of the SUBSCRIBE answered. */
   request: number;
+  /** SUBSCRIBED.Subscription: the subscription id, 1..2^53, shared by all subscribers of the topic. */
   subscription: number;
 }
 
@@ -95,15 +130,21 @@ export interface Subscribed {
  * topic instead (then `subscription` is 0 and `topic` is set).
  */
 export interface Unsubscribe {
+  /** Message type: UNSUBSCRIBE (34). */
   type: typeof T.UNSUBSCRIBE;
+  /** UNSUBSCRIBE.Request id, 1..2^53; 0 for v1. */
   request: number;
+  /** UNSUBSCRIBE.Subscription: the subscription id to end; 0 for v1. */
   subscription: number;
+  /** v1 only: the topic URI (or CURIE) to unsubscribe from. */
   topic?: string;
 }
 
 /** Router → subscriber: the subscription is gone. */
 export interface Unsubscribed {
+  /** Message type: UNSUBSCRIBED (35). */
   type: typeof T.UNSUBSCRIBED;
+  /** UNSUBSCRIBED.UNSUBSCRIBE.Request: the id of the UNSUBSCRIBE answered. */
   request: number;
 }
 
@@ -113,11 +154,17 @@ export interface Unsubscribed {
  * encoding once (see {@link Codec.encodeEvent}).
  */
 export interface Event {
+  /** Message type: EVENT (36). */
   type: typeof T.EVENT;
+  /** EVENT.Subscription: the subscription id the event is delivered on. */
   subscription: number;
+  /** EVENT.Publication: the publication id, 1..2^53. */
   publication: number;
+  /** EVENT.Details: `publisher` (a session id) when the publisher disclosed itself. */
   details: Dict;
+  /** EVENT.Arguments: positional payload. */
   args?: unknown[];
+  /** EVENT.ArgumentsKw: keyword payload. */
   kwargs?: Dict;
   /** The topic published to; v1 EVENT carries it, v2 EVENT does not. */
   topic: string;
@@ -127,88 +174,131 @@ export interface Event {
 
 /** Client → router: call a procedure. */
 export interface Call {
+  /** Message type: CALL (48). */
   type: typeof T.CALL;
+  /** CALL.Request id: 1..2^53 in v2; the client's own string call id in v1. */
   request: RequestId;
+  /** CALL.Options: `receive_progress`, `disclose_me` (always empty for v1). */
   options: Dict;
+  /** CALL.Procedure: the procedure URI (for v1, possibly a CURIE the session resolves). */
   procedure: string;
+  /** CALL.Arguments: positional arguments. */
   args?: unknown[];
+  /** CALL.ArgumentsKw: keyword arguments. */
   kwargs?: Dict;
 }
 
 /** Caller → router: cancel a call in flight. */
 export interface Cancel {
+  /** Message type: CANCEL (49). */
   type: typeof T.CANCEL;
+  /** CANCEL.CALL.Request: the request id of the call to cancel. */
   request: number;
+  /** CANCEL.Options: `mode` is `skip`, `kill` or `killnowait` (anything else). */
   options: Dict;
 }
 
 /** Router → caller: the call's result. */
 export interface Result {
+  /** Message type: RESULT (50). */
   type: typeof T.RESULT;
+  /** RESULT.CALL.Request: the call's request id (a string for v1). */
   request: RequestId;
+  /** RESULT.Details: `progress: true` for a progressive result. */
   details: Dict;
+  /** RESULT.Arguments: positional result. */
   args?: unknown[];
+  /** RESULT.ArgumentsKw: keyword result. */
   kwargs?: Dict;
 }
 
 /** Callee → router: offer a procedure. */
 export interface Register {
+  /** Message type: REGISTER (64). */
   type: typeof T.REGISTER;
+  /** REGISTER.Request id, 1..2^53. */
   request: number;
+  /** REGISTER.Options: only `match: "exact"` and `invoke: "single"` are supported. */
   options: Dict;
+  /** REGISTER.Procedure: the procedure URI. */
   procedure: string;
 }
 
 /** Router → callee: the registration is in place. */
 export interface Registered {
+  /** Message type: REGISTERED (65). */
   type: typeof T.REGISTERED;
+  /** REGISTERED.REGISTER.Request: the id of the REGISTER answered. */
   request: number;
+  /** REGISTERED.Registration: the registration id, 1..2^53. */
   registration: number;
 }
 
 /** Callee → router: withdraw a procedure. */
 export interface Unregister {
+  /** Message type: UNREGISTER (66). */
   type: typeof T.UNREGISTER;
+  /** UNREGISTER.Request id, 1..2^53. */
   request: number;
+  /** UNREGISTER.Registration: the registration id to withdraw. */
   registration: number;
 }
 
 /** Router → callee: the registration is gone. */
 export interface Unregistered {
+  /** Message type: UNREGISTERED (67). */
   type: typeof T.UNREGISTERED;
+  /** UNREGISTERED.UNREGISTER.Request: the id of the UNREGISTER answered. */
   request: number;
 }
 
 /** Router → callee: run the procedure. */
 export interface Invocation {
+  /** Message type: INVOCATION (68). */
   type: typeof T.INVOCATION;
+  /** INVOCATION.Request: the invocation id, 1..2^53, that the callee's YIELD or ERROR names. */
   request: number;
+  /** INVOCATION.REGISTERED.Registration: the registration being invoked. */
   registration: number;
+  /** INVOCATION.Details: `caller` (a session id) when disclosed, `receive_progress` when asked. */
   details: Dict;
+  /** INVOCATION.Arguments: the call's positional arguments. */
   args?: unknown[];
+  /** INVOCATION.ArgumentsKw: the call's keyword arguments. */
   kwargs?: Dict;
 }
 
 /** Router → callee: the caller canceled the call. */
 export interface Interrupt {
+  /** Message type: INTERRUPT (69). */
   type: typeof T.INTERRUPT;
+  /** INTERRUPT.INVOCATION.Request: the invocation id being canceled. */
   request: number;
+  /** INTERRUPT.Options: the cancel `mode`, and sometimes a `reason` URI. */
   options: Dict;
 }
 
 /** Callee → router: the invocation's result. */
 export interface Yield {
+  /** Message type: YIELD (70). */
   type: typeof T.YIELD;
+  /** YIELD.INVOCATION.Request: the invocation id answered. */
   request: number;
+  /** YIELD.Options: `progress: true` for a progressive result. */
   options: Dict;
+  /** YIELD.Arguments: positional result. */
   args?: unknown[];
+  /** YIELD.ArgumentsKw: keyword result. */
   kwargs?: Dict;
 }
 
 /** v1 client → router: define a CURIE prefix for this connection. */
 export interface Prefix {
+  /** Message type: not a v2 code; the model's slot for v1 PREFIX (1001). */
   type: typeof T.V1_PREFIX;
+  /** The CURIE prefix being defined, such as `calc`. */
   prefix: string;
+  /** The URI the prefix stands for; a CURIE `prefix:rest` expands to `uri + rest`. */
   uri: string;
 }
 

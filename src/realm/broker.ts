@@ -22,13 +22,21 @@ export class Subscription {
   /** When the first subscriber arrived (ms since the epoch). */
   readonly created: number = Date.now();
 
+  /**
+   * Creates an empty subscription; the broker adds the subscribers.
+   * @param id the subscription id, 1..2^53, unique in the broker
+   * @param topic the topic URI, matched exactly
+   */
   constructor(readonly id: number, readonly topic: string) {}
 }
 
 /** What a publish asks of the broker (already validated by the session). */
 export interface PublishRequest {
+  /** The topic URI, already checked. */
   topic: string;
+  /** Positional payload (PUBLISH.Arguments). */
   args?: unknown[];
+  /** Keyword payload (PUBLISH.ArgumentsKw). */
   kwargs?: Dict;
   /** The PUBLISH options: `exclude_me`, `disclose_me`, black- and whitelists. */
   options: Dict;

@@ -24,6 +24,12 @@ export class Registration {
   /** When it was registered (ms since the epoch). */
   readonly created: number = Date.now();
 
+  /**
+   * Records a registration; {@link Dealer.register} creates them.
+   * @param id the registration id, 1..2^53, unique in the dealer
+   * @param procedure the procedure URI, matched exactly
+   * @param callee the session that runs it
+   */
   constructor(readonly id: number, readonly procedure: string, readonly callee: Participant) {}
 }
 
@@ -40,10 +46,15 @@ interface PendingCall {
 
 /** What a call asks of the dealer (already validated by the session). */
 export interface CallRequest {
+  /** The caller's request id: an integer for v2 and local calls, the call id string for v1. */
   request: RequestId;
+  /** The procedure URI, already checked (and, for v1, CURIE-resolved). */
   procedure: string;
+  /** Positional arguments (CALL.Arguments). */
   args?: unknown[];
+  /** Keyword arguments (CALL.ArgumentsKw). */
   kwargs?: Dict;
+  /** CALL.Options: `receive_progress` and `disclose_me` are honored. */
   options: Dict;
 }
 

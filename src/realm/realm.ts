@@ -17,6 +17,10 @@ export class Realm {
   readonly dealer: Dealer = new Dealer();
   #sessions = new Map<number, Participant>();
 
+  /**
+   * Creates an empty realm with its own broker and dealer.
+   * @param name the realm's name, as HELLO names it
+   */
   constructor(readonly name: string) {}
 
   /** Adds a session that completed its handshake. */

@@ -21,7 +21,9 @@ export type EventHandler = (args: unknown[], kwargs: Dict, details: EventDetails
 
 /** What a local event handler learns about an event besides its payload. */
 export interface EventDetails {
+  /** The topic URI the event was published to. */
   topic: string;
+  /** The publication id, 1..2^53. */
   publication: number;
   /** The publisher's session id, when it disclosed itself. */
   publisher?: number;
@@ -37,6 +39,11 @@ export type Procedure = (args: unknown[], kwargs: Dict, details: Dict) => unknow
 
 /** A result with several positional and/or keyword arguments. */
 export class CallResult {
+  /**
+   * A result of `args` and `kwargs`; both default to empty.
+   * @param args positional result arguments
+   * @param kwargs keyword result arguments
+   */
   constructor(readonly args: unknown[] = [], readonly kwargs: Dict = {}) {}
 }
 
@@ -52,15 +59,21 @@ export interface LocalPublishOptions {
 
 /** A handle to end a local subscription. */
 export interface LocalSubscription {
+  /** The subscription id; all subscribers of a topic share it. */
   readonly id: number;
+  /** The topic URI subscribed to. */
   readonly topic: string;
+  /** Removes this handler; the subscription ends once the session has no handler left on it. */
   unsubscribe(): void;
 }
 
 /** A handle to withdraw a local registration. */
 export interface LocalRegistration {
+  /** The registration id, 1..2^53. */
   readonly id: number;
+  /** The procedure URI registered. */
   readonly procedure: string;
+  /** Withdraws the procedure; calling it again does nothing. */
   unregister(): void;
 }
 
@@ -85,6 +98,7 @@ export class LocalSession implements Participant {
   readonly authid: string;
   readonly authrole = "trusted";
   readonly acceptsInterrupt = false;
+  /** The realm this session joined. */
   readonly realm: Realm;
   #handlers = new Map<number, EventHandler[]>();
   #procedures = new Map<number, Procedure>();
@@ -93,9 +107,11 @@ export class LocalSession implements Participant {
   #closed = false;
 
   /**
+   * Joins the realm at once, as a session with a fresh id and the authrole `trusted`.
    * @param router the router to join
    * @param realm the realm name; the router's default realm when omitted
    * @param onError where exceptions thrown by local event handlers and procedures go
+   * @throws {WampError} `wamp.error.no_such_realm` when the router has no such realm
    */
   constructor(
     private readonly router: Router,
@@ -195,6 +211,7 @@ export class LocalSession implements Participant {
     this.#procedures.clear();
   }
 
+  /** Runs this session's handlers for the event's subscription; their exceptions go to `onError`. */
   deliverEvent(event: Event): void {
     const handlers = this.#handlers.get(event.subscription);
     if (handlers === undefined) return;
@@ -209,6 +226,7 @@ export class LocalSession implements Participant {
     }
   }
 
+  /** Runs INVOCATIONs of local procedures and settles local calls on RESULT or ERROR; ignores the rest. */
   send(message: RouterMessage): void {
     switch (message.type) {
       case T.INVOCATION: {

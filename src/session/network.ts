@@ -32,6 +32,12 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   #released = false;
   #done = Promise.withResolvers<void>();
 
+  /**
+   * Takes a fresh session id and attaches to the router for shutdown; the realm is joined later.
+   * @param router the router the session belongs to
+   * @param peer the transport frames are sent on
+   * @param codec the serializer for this connection's subprotocol
+   */
   constructor(
     protected readonly router: Router,
     protected readonly peer: Peer,
@@ -97,11 +103,13 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     return Promise.race([this.#done.promise, grace]).finally(() => clearTimeout(timer));
   }
 
+  /** Joins `realm` (v2 after HELLO, v1 as soon as the transport opens). */
   protected enterRealm(realm: Realm): void {
     this.realm = realm;
     realm.join(this);
   }
 
+  /** Leaves the realm, if in one; the realm drops this session's subscriptions, registrations and calls. */
   protected leaveRealm(): void {
     const realm = this.realm;
     if (realm === null) return;

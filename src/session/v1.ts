@@ -31,10 +31,12 @@ export const MAX_PREFIXES = 256;
 export class WampV1Session extends NetworkSession {
   #prefixes = new Map<string, string>();
 
+  /** A v1 session on `peer`; it joins the default realm when the transport opens. */
   constructor(router: Router, peer: Peer) {
     super(router, peer, wampV1Json);
   }
 
+  /** Joins the default realm and sends WELCOME; while the router shuts down, closes with 1001 instead. */
   open(): void {
     if (this.router.closing) {
       this.closeTransport(WsClose.GOING_AWAY, "router shutdown");
@@ -44,6 +46,7 @@ export class WampV1Session extends NetworkSession {
     this.send({ type: T.WELCOME, session: this.id, details: { agent: this.router.agent } });
   }
 
+  /** Handles one frame; one that is too large closes with 1009, one v1 cannot act on with 1007. */
   receive(frame: Frame): void {
     if (this.ended) return;
     if (exceedsSize(frame, this.router.maxMessageSize)) {
@@ -61,6 +64,7 @@ export class WampV1Session extends NetworkSession {
     }
   }
 
+  /** Closes with 1001 (v1 has no GOODBYE) and waits, boundedly, for the transport to close. */
   shutdown(): Promise<void> {
     this.closeTransport(WsClose.GOING_AWAY, "router shutdown");
     return this.waitClosed();

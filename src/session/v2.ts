@@ -60,14 +60,17 @@ export class WampV2Session extends NetworkSession {
   #sessions = 0;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** A v2 session on `peer`, speaking `codec`; it waits for HELLO once the transport opens. */
   constructor(router: Router, peer: Peer, codec: Codec) {
     super(router, peer, codec);
   }
 
+  /** Starts the HELLO timer: no HELLO within the router's `helloTimeoutMs` closes with 1008. */
   open(): void {
     this.#armHelloTimer();
   }
 
+  /** Handles one frame; protocol violations are answered with ABORT and close 1002 (too large: 1009). */
   receive(frame: Frame): void {
     if (this.ended) return;
     if (exceedsSize(frame, this.router.maxMessageSize)) {
@@ -93,6 +96,10 @@ export class WampV2Session extends NetworkSession {
     }
   }
 
+  /**
+   * Says GOODBYE to an established session and waits, boundedly, for the peer to answer, then closes
+   * with 1001; a session not established is closed with 1001 at once.
+   */
   shutdown(): Promise<void> {
     if (this.ended) return Promise.resolve();
     if (this.#state === "established") {
@@ -110,6 +117,7 @@ export class WampV2Session extends NetworkSession {
     return this.waitClosed();
   }
 
+  /** Stops the HELLO timer. */
   protected override onClosed(): void {
     clearTimeout(this.#helloTimer);
   }
