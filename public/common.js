@@ -7,6 +7,24 @@ globalThis.Tuerca = (() => {
   const DEFAULT_MAX_MESSAGES = 500;
   const DEFAULT_NEAR_BOTTOM_PX = 32;
 
+  // The page's own reopen, for closes autobahn will not retry (any GOODBYE or ABORT
+  // from the router, such as wamp.close.system_shutdown, turns autobahn's retry off):
+  // 1 s doubling up to 15 s, each delay ±20 % so that tabs do not come back in step.
+  const REOPEN_INITIAL_S = 1;
+  const REOPEN_MAX_S = 15;
+  const REOPEN_JITTER = 0.2;
+  // A session that lasted this long starts the backoff over at its next close.
+  const STABLE_SESSION_MS = 10000;
+  // Router answers that another try would only repeat: the page stays disconnected.
+  const FINAL_CLOSE_REASONS = new Set([
+    "wamp.error.no_such_realm",
+    "wamp.error.not_authorized",
+    "wamp.error.authorization_failed",
+    "wamp.error.authentication_failed",
+    "wamp.error.no_auth_method",
+    "wamp.error.cannot_authenticate",
+  ]);
+
   // ---------- small helpers ----------
 
   const byId = (id) => document.getElementById(id);
@@ -62,8 +80,8 @@ globalThis.Tuerca = (() => {
       countdownTimer = null;
     }
 
-    // autobahn waits `seconds` before its next attempt; show it ticking down.
-    function startCountdown(seconds) {
+    // The next attempt comes in `seconds`; show it ticking down. `title` explains why.
+    function startCountdown(seconds, title) {
       stopCountdown();
       const deadline = Date.now() + seconds * 1000;
       const tick = () => {
@@ -73,7 +91,7 @@ globalThis.Tuerca = (() => {
           set("connecting");
           return;
         }
-        set("reconnecting", "reconnecting in " + left + "s");
+        set("reconnecting", "reconnecting in " + left + "s", title);
       };
       tick();
       countdownTimer = setInterval(tick, 250);
@@ -183,8 +201,9 @@ globalThis.Tuerca = (() => {
 
   // A one-line form that publishes its trimmed text. `send(text)` does the page's
   // publish (and shows the message); while it runs the composer is busy. The input
-  // is cleared only if it still holds the text that was sent. `onChange` runs when
-  // busy flips so the page can refresh its buttons.
+  // is cleared only if it still holds the text that was sent, so a failed send
+  // leaves it there to try again. `onChange` runs when busy flips so the page can
+  // refresh its buttons.
   function composer({ form, input, error, canSend, send, onChange }) {
     let pending = null; // token of the publish awaiting its acknowledgement
 
@@ -217,7 +236,12 @@ globalThis.Tuerca = (() => {
       },
       // Forget the publish in flight (its session is gone and will never answer).
       reset() {
+        if (pending === null) return;
         pending = null;
+        error.show(
+          "Not confirmed: the connection dropped before the server answered. " +
+            "The message is still in the box; send it again once connected.",
+        );
       },
     };
   }
@@ -231,36 +255,88 @@ globalThis.Tuerca = (() => {
 
   // The WAMP connection to /ws (realm1, retrying forever), shown on the #status badge.
   // `session` is the open autobahn session, or null while offline. On every
-  // (re)connect `topic` is subscribed to onEvent again; a failed subscription of the
-  // still-open session shows on `error`. onClose() runs when a session goes away
+  // (re)connect `topic` is subscribed to onEvent again, and the badge says
+  // "connected" once that subscription is in place (a failed subscription of the
+  // still-open session shows on `error`). onClose() runs when a session goes away
   // (before onChange), onChange() whenever `session` changes. Call open() once.
+  //
+  // autobahn retries by itself when the socket drops, but not after the router said
+  // GOODBYE or ABORT (a server restart says GOODBYE wamp.close.system_shutdown); then
+  // the page schedules its own reopen, with backoff, unless the router refused us
+  // for good (FINAL_CLOSE_REASONS).
   function connection({ status, topic, onEvent, error, onChange, onClose = () => {} }) {
     const badge = statusBadge(status);
+    let conn = null;
     let current = null;
+    let openedAt = 0; // when the current session opened, for the backoff reset
+    let reopenTimer = null;
+    let reopens = 0; // reopens in a row without a stable session in between
 
     function onopen(session) {
       current = session;
+      openedAt = Date.now();
+      clearTimeout(reopenTimer);
+      reopenTimer = null;
       badge.stopCountdown();
-      badge.set("connected");
+      badge.set("connecting");
       onChange();
       // Each reconnect brings a fresh session, so subscribe again every time.
-      session.subscribe(topic, onEvent).catch((err) => {
-        if (current === session) error.show("Could not subscribe: " + describeError(err));
-      });
+      session.subscribe(topic, onEvent).then(
+        () => {
+          if (current === session) badge.set("connected");
+        },
+        (err) => {
+          if (current !== session) return;
+          badge.set("connected");
+          error.show("Could not subscribe: " + describeError(err));
+        },
+      );
+    }
+
+    // The next reopen delay in seconds.
+    function nextReopenDelay() {
+      const base = Math.min(REOPEN_MAX_S, REOPEN_INITIAL_S * 2 ** reopens);
+      reopens += 1;
+      const jittered = base * (1 + (Math.random() * 2 - 1) * REOPEN_JITTER);
+      return Math.min(REOPEN_MAX_S, Math.max(0.5, jittered));
+    }
+
+    function scheduleReopen(why) {
+      const delay = nextReopenDelay();
+      badge.startCountdown(delay, why ? "The server closed the connection (" + why + ")" : "");
+      clearTimeout(reopenTimer);
+      reopenTimer = setTimeout(() => {
+        reopenTimer = null;
+        badge.stopCountdown();
+        badge.set("connecting");
+        try {
+          conn.open();
+        } catch {
+          // autobahn is already opening: nothing to do
+        }
+      }, delay * 1000);
     }
 
     function onclose(reason, details) {
+      const lived = openedAt === 0 ? 0 : Date.now() - openedAt;
+      openedAt = 0;
+      if (lived >= STABLE_SESSION_MS) reopens = 0;
       current = null;
       onClose();
       onChange();
+      const routerReason = details && details.reason;
+      const why = (details && details.message) || routerReason || reason || "";
       if (details && details.will_retry) {
-        badge.startCountdown(details.retry_delay);
-      } else {
+        // autobahn retries by itself (the socket dropped or the server is unreachable).
+        badge.startCountdown(details.retry_delay, "Connection lost (" + reason + "); trying again");
+      } else if (reason === "unsupported" || FINAL_CLOSE_REASONS.has(routerReason)) {
         badge.stopCountdown();
-        const why = (details && (details.message || details.reason)) || reason || "";
         badge.set("disconnected", "disconnected", why ? "Reload the page to retry (" + why + ")" : "");
+      } else {
+        // The router said goodbye (a restart) or autobahn gave up: try again ourselves.
+        scheduleReopen(why);
       }
-      // Nothing returned: autobahn keeps retrying.
+      // Nothing returned: autobahn keeps retrying whenever it means to.
     }
 
     function open() {
@@ -268,7 +344,7 @@ globalThis.Tuerca = (() => {
         badge.set("disconnected", "disconnected", "/vendor/autobahn.min.js did not load");
         return;
       }
-      const conn = new autobahn.Connection({
+      conn = new autobahn.Connection({
         url: socketUrl(),
         realm: "realm1",
         protocols: ["wamp.2.json"],

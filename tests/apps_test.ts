@@ -613,6 +613,7 @@ Deno.test("static files are served with sensible content types", async () => {
       ["style.css", /^text\/css/],
       ["push.js", /^text\/javascript/],
       ["chat.js", /^text\/javascript/],
+      ["common.js", /^text\/javascript/],
       ["favicon.svg", /^image\/svg\+xml/],
     ];
     for (const [path, type] of expected) {

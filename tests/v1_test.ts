@@ -96,7 +96,7 @@ function scenario(fn: (s: Scenario) => Promise<void>, options: { maxMessageSize?
 /** Asserts that the next frame `c` receives is `expected`. */
 async function expectNext(c: RawClient, expected: unknown, message?: string): Promise<void> {
   const got = await c.next(JSON.stringify(expected));
-  assert.deepEqual(got, expected, message);
+  assert.deepEqual(got, expected, message ?? "unexpected frame");
 }
 
 let callSeq = 0;

@@ -1,0 +1,677 @@
+/**
+ * End-to-end tests of the two pages in real headless Chromium (Debian's
+ * /usr/bin/chromium, driven by playwright-core): chat between tabs and a plain
+ * WebSocket client, push between tabs and the area calculator, a message from the
+ * RabbitMQ queue, a server restart, hostile text, and screenshots at desktop and
+ * phone widths (written to /screenshots/, which git ignores).
+ *
+ * Every server runs in this process on an ephemeral port. Waits are playwright's
+ * (waitForFunction, locator.waitFor) with a bound, never sleeps. Each tab gets a
+ * fresh browser context; a dialog or an uncaught page error in any tab fails the
+ * test.
+ *
+ * playwright-core needs every permission (it reads /proc/sys and the home folder and
+ * writes a temporary browser profile), which is why the test task runs with `-A`.
+ * Without /usr/bin/chromium the file is skipped with
+ * one line, or fails when `CI=true`. The queue scenario is skipped the same way as
+ * the bridge tests when RabbitMQ is not there (tests/rabbitmq.ts).
+ *
+ * `UPDATE_DOCS_SCREENSHOTS=1` also copies the two desktop screenshots to docs/.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { CHAT_TOPIC, chatApp } from "../chat.ts";
+import { type App, LocalSession, type RunningServer, type ServerOptions, startServer } from "../main.ts";
+import { createPushApp, MESSAGES_TOPIC, pushApp, type PushAppInstance } from "../push.ts";
+import { RawClient, within } from "./helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const LAUNCH_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const CI = Deno.env.get("CI") === "true";
+/** Bound for every wait on a page. */
+const WAIT_MS = 10_000;
+const REPO_DIR = new URL("../", import.meta.url);
+const SCREENSHOT_DIR = new URL("../screenshots/", import.meta.url);
+const DOCS_DIR = new URL("../docs/", import.meta.url);
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+// ---------------------------------------------------------------------------
+// How this file runs: skipped, in a child with every permission, or here.
+
+function chromiumInstalled(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const haveChromium = chromiumInstalled();
+if (!haveChromium) {
+  if (CI) throw new Error(`no Chromium at ${CHROMIUM}: CI must run the browser tests (.ci/run installs it)`);
+  console.log(
+    `Browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; CI=true fails)`,
+  );
+}
+const inProcess = haveChromium;
+
+const rabbitmq = inProcess ? await import("./rabbitmq.ts") : null;
+const rabbit = rabbitmq === null ? null : await rabbitmq.ensureRabbitMQ();
+if (rabbit !== null && !rabbit.ok) {
+  console.log(`Browser queue scenario skipped: ${rabbit.reason} (set CI=true to make this an error)`);
+}
+
+// ---------------------------------------------------------------------------
+// The little of the DOM that the in-page functions touch: this file is type-checked
+// without the DOM library, and those functions run in the page, not here.
+
+interface PageNode {
+  readonly textContent: string | null;
+  readonly className: string;
+  readonly classList: { contains(name: string): boolean };
+  readonly dataset: Record<string, string | undefined>;
+  readonly hidden: boolean;
+  readonly disabled: boolean;
+  readonly value: string;
+  scrollTop: number;
+  readonly scrollHeight: number;
+  readonly clientHeight: number;
+  readonly scrollWidth: number;
+  readonly clientWidth: number;
+  querySelector(selector: string): PageNode | null;
+  querySelectorAll(selector: string): ArrayLike<PageNode>;
+}
+
+interface PageWindow {
+  document: PageNode & { documentElement: PageNode; getElementById(id: string): PageNode | null };
+  requestAnimationFrame(fn: () => void): void;
+  __pwned?: unknown;
+}
+
+/** One entry of a message list as the page shows it. */
+interface Shown {
+  sender: string;
+  text: string;
+  mine: boolean;
+}
+
+/** Reads a message list (runs in the page). */
+function readList(listId: string): Shown[] {
+  const doc = (globalThis as unknown as PageWindow).document;
+  return Array.from(doc.querySelectorAll(`#${listId} > li.msg`), (li) => ({
+    sender: li.querySelector(".sender")?.textContent ?? "",
+    text: li.querySelector(".text")?.textContent ?? "",
+    mine: li.classList.contains("mine"),
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Browser, tabs and servers of one test.
+
+/** What a test gets: tabs in fresh contexts of its own browser, servers closed at the end. */
+class Harness {
+  /** Dialogs and page errors seen in any tab; the test fails if there are any. */
+  readonly problems: string[] = [];
+  readonly #contexts: BrowserContext[] = [];
+  readonly #servers: RunningServer[] = [];
+
+  constructor(readonly browser: Browser) {}
+
+  /** Starts a server on 127.0.0.1 (an ephemeral port unless told); closed after the test. */
+  async serve(app: App, options: ServerOptions = {}): Promise<RunningServer> {
+    const server = await startServer(app, { port: 0, host: "127.0.0.1", ...options });
+    this.#servers.push(server);
+    return server;
+  }
+
+  /** Opens `url` in a new tab with a fresh context. */
+  async tab(url: string, viewport = DESKTOP): Promise<Page> {
+    const context = await this.browser.newContext({ viewport });
+    this.#contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    const name = `tab ${this.#contexts.length}`;
+    page.on("dialog", (dialog) => {
+      this.problems.push(`${name}: a ${dialog.type()} dialog opened: ${dialog.message()}`);
+      dialog.dismiss().catch(() => {});
+    });
+    page.on("pageerror", (error) => this.problems.push(`${name}: page error: ${error.message}`));
+    await page.goto(url);
+    return page;
+  }
+
+  /** Closes every tab and server (again: a no-op). */
+  async close(): Promise<void> {
+    for (const c of this.#contexts.splice(0)) await c.close().catch(() => {});
+    for (const s of this.#servers.splice(0)) await s.close();
+  }
+}
+
+/** The file's one headless Chromium, launched by the first scenario that runs. */
+let sharedBrowser: Promise<Browser> | null = null;
+/** Scenarios registered to run and not finished yet; the last one closes the browser. */
+let scenariosLeft = 0;
+
+function launchBrowser(): Promise<Browser> {
+  sharedBrowser ??= (async () => {
+    const { chromium } = await import("playwright-core");
+    return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+  })();
+  return sharedBrowser;
+}
+
+/** After the last scenario, closes the browser. (Under --filter it goes when the process does.) */
+async function scenarioDone(): Promise<void> {
+  if (--scenariosLeft > 0 || sharedBrowser === null) return;
+  const browser = sharedBrowser;
+  sharedBrowser = null;
+  await (await browser).close();
+}
+
+/** Registers one browser scenario: fresh contexts in the file's browser, closed afterwards with its servers. */
+function browserTest(name: string, fn: (h: Harness) => Promise<void>, ignore = false): void {
+  if (!inProcess) {
+    Deno.test({ name, ignore: true, fn() {} });
+    return;
+  }
+  if (!ignore) scenariosLeft++;
+  Deno.test({
+    name,
+    ignore,
+    // The browser outlives each test, and playwright keeps its pipe to it busy.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      try {
+        const h = new Harness(await launchBrowser());
+        try {
+          await fn(h);
+          assert.deepEqual(h.problems, [], "no dialog and no page error in any tab");
+        } finally {
+          await h.close();
+        }
+      } finally {
+        await scenarioDone();
+      }
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Page helpers.
+
+/** Waits for the badge to show `state` (connected, reconnecting, …). */
+async function waitBadge(page: Page, state: string): Promise<void> {
+  await page.locator(`#status[data-state="${state}"]`).waitFor({ timeout: WAIT_MS });
+}
+
+/** Types `text` into the composer `inputId`, presses Enter, and waits until the server confirmed it. */
+async function say(page: Page, inputId: string, text: string): Promise<void> {
+  await page.fill(`#${inputId}`, text);
+  await page.press(`#${inputId}`, "Enter");
+  await page.waitForFunction(
+    (id) => (globalThis as unknown as PageWindow).document.getElementById(id)?.value === "",
+    inputId,
+    { timeout: WAIT_MS },
+  );
+}
+
+/** Waits until the message list `listId` shows exactly `want`, in order. */
+async function waitForList(page: Page, listId: string, want: Shown[], what: string): Promise<void> {
+  const wanted = JSON.stringify(want.map((m) => [m.sender, m.text, m.mine]));
+  try {
+    await page.waitForFunction(
+      ({ listId, wanted }) => {
+        const doc = (globalThis as unknown as PageWindow).document;
+        const got = Array.from(doc.querySelectorAll(`#${listId} > li.msg`), (li) => [
+          li.querySelector(".sender")?.textContent ?? "",
+          li.querySelector(".text")?.textContent ?? "",
+          li.classList.contains("mine"),
+        ]);
+        return JSON.stringify(got) === wanted;
+      },
+      { listId, wanted },
+      { timeout: WAIT_MS },
+    );
+  } catch (e) {
+    const got = await page.evaluate(readList, listId).catch(() => "(unreadable)");
+    throw new Error(`${what}: expected ${JSON.stringify(want)}, the page shows ${JSON.stringify(got)}`, {
+      cause: e,
+    });
+  }
+}
+
+/** Waits until the element `id` has `text` as its whole text. */
+async function waitForText(page: Page, id: string, text: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ({ id, text }) =>
+        (globalThis as unknown as PageWindow).document.getElementById(id)?.textContent === text,
+      { id, text },
+      { timeout: WAIT_MS },
+    );
+  } catch (e) {
+    const got = await page.locator(`#${id}`).textContent().catch(() => "(unreadable)");
+    throw new Error(`#${id}: expected ${JSON.stringify(text)}, got ${JSON.stringify(got)}`, { cause: e });
+  }
+}
+
+/** Waits for two animation frames, so that scroll events of what came before have been handled. */
+async function settleFrames(page: Page): Promise<void> {
+  await page.evaluate(() =>
+    new Promise<void>((resolve) => {
+      const w = globalThis as unknown as PageWindow;
+      w.requestAnimationFrame(() => w.requestAnimationFrame(resolve));
+    })
+  );
+}
+
+/** How far (px) the list `listId` is scrolled up from its bottom. */
+function distanceFromBottom(page: Page, listId: string): Promise<number> {
+  return page.evaluate((id) => {
+    const list = (globalThis as unknown as PageWindow).document.getElementById(id)!;
+    return list.scrollHeight - list.scrollTop - list.clientHeight;
+  }, listId);
+}
+
+/** The ws:// URL plain (no subprotocol) clients use: the root of the server. */
+function plainUrl(server: RunningServer): string {
+  return server.url.replace(/^http/, "ws");
+}
+
+const mine = (sender: string, text: string): Shown => ({ sender, text, mine: true });
+const theirs = (sender: string, text: string): Shown => ({ sender, text, mine: false });
+
+// ---------------------------------------------------------------------------
+// 1. Chat
+
+browserTest(
+  "e2e chat: three tabs with three nicknames, in order, and a plain WebSocket client",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const nicks = ["ana", "bruno", "carla"];
+    const tabs: Page[] = [];
+    for (const nick of nicks) {
+      const page = await h.tab(server.url);
+      await waitBadge(page, "connected");
+      await page.fill("#nick", nick);
+      tabs.push(page);
+    }
+    const plain = await RawClient.open(plainUrl(server));
+    try {
+      const script: [number, string][] = [
+        [0, "Hola, soy Ana"],
+        [1, "Hi Ana! Bruno here."],
+        [2, "Buenas a los dos"],
+        [0, "¿Todo bien?"],
+      ];
+      for (const [who, text] of script) await say(tabs[who], "chat-input", text);
+      for (const [i, page] of tabs.entries()) {
+        const want = script.map(([who, text]) =>
+          who === i ? mine(nicks[who], text) : theirs(nicks[who], text)
+        );
+        await waitForList(page, "chat-messages", want, `${nicks[i]}'s tab`);
+      }
+      for (const [who, text] of script) {
+        assert.equal(await plain.nextText(`"${text}" on the plain client`), `${nicks[who]}: ${text}`);
+      }
+
+      plain.send("hello from a plain WebSocket");
+      for (const [i, page] of tabs.entries()) {
+        const want = script.map(([who, text]) =>
+          who === i ? mine(nicks[who], text) : theirs(nicks[who], text)
+        );
+        want.push(theirs("anonymous", "hello from a plain WebSocket"));
+        await waitForList(page, "chat-messages", want, `${nicks[i]}'s tab after the plain client spoke`);
+      }
+    } finally {
+      await plain.close();
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------
+// 2. Push and the area calculator
+
+browserTest("e2e push: tab A publishes, tab B shows it; the area calculator; auto-scroll", async (h) => {
+  const server = await h.serve(pushApp);
+  const a = await h.tab(server.url);
+  const b = await h.tab(server.url);
+  await waitBadge(a, "connected");
+  await waitBadge(b, "connected");
+  assert.ok(await b.locator("#empty").isVisible(), "an empty list says so");
+
+  await say(a, "message", "Hello from tab A");
+  await waitForList(b, "messages", [theirs("tab", "Hello from tab A")], "tab B");
+  await waitForList(a, "messages", [mine("you", "Hello from tab A")], "tab A (its own message)");
+  assert.ok(await b.locator("#empty").isHidden(), "the empty state goes with the first message");
+  await say(b, "message", "And hello back from B");
+  await waitForList(a, "messages", [
+    mine("you", "Hello from tab A"),
+    theirs("tab", "And hello back from B"),
+  ], "tab A");
+
+  // The area calculator: a result with its unit, and a readable error.
+  await a.fill("#height", "4");
+  await a.fill("#width", "4");
+  await a.click("#calc");
+  await waitForText(a, "area-result", "16 m²");
+  await a.fill("#height", "abc");
+  await a.click("#calc");
+  await a.locator("#area-result.error").waitFor();
+  const error = (await a.locator("#area-result").textContent()) ?? "";
+  assert.match(error, /height must be a number/, "the error says what is wrong");
+  assert.ok(error.includes("abc"), `the error names the value: ${error}`);
+  assert.doesNotMatch(error, /wamp\.error/, "no raw error URI as the message");
+  await a.locator("#calc:enabled").waitFor();
+
+  // Auto-scroll follows the newest message, and stops when the user scrolls up.
+  const local = new LocalSession(server.router);
+  try {
+    for (let i = 1; i <= 40; i++) local.publish(MESSAGES_TOPIC, [`line ${i}`]);
+    await b.locator("#messages > li.msg", { hasText: "line 40" }).waitFor();
+    await settleFrames(b);
+    assert.ok(await distanceFromBottom(b, "messages") <= 2, "the list follows the newest message");
+    await b.hover("#messages");
+    await b.mouse.wheel(0, -5000);
+    await b.waitForFunction(
+      () => (globalThis as unknown as PageWindow).document.getElementById("messages")!.scrollTop === 0,
+    );
+    await settleFrames(b);
+    local.publish(MESSAGES_TOPIC, ["line 41"]);
+    await b.locator("#jump").waitFor();
+    assert.equal(
+      await b.evaluate(() =>
+        (globalThis as unknown as PageWindow).document.getElementById("messages")!.scrollTop
+      ),
+      0,
+      "the list stays where the reader scrolled",
+    );
+    await b.click("#jump");
+    await b.locator("#jump").waitFor({ state: "hidden" });
+    await settleFrames(b);
+    assert.ok(await distanceFromBottom(b, "messages") <= 2, "the jump button goes to the newest message");
+  } finally {
+    local.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// 3. Queue
+
+browserTest('e2e queue: tools/send.ts push.tutorial.messages "hola" shows in every push tab', async (h) => {
+  const queue = rabbitmq!.uniqueQueue("e2e");
+  try {
+    const server = await h.serve(createPushApp({
+      bridge: {
+        url: rabbitmq!.STOMP_URL,
+        queue,
+        initialBackoffMs: 100,
+        maxBackoffMs: 1000,
+        log: () => {},
+      },
+    }));
+    const bridge = (server.app as PushAppInstance).bridge!;
+    const tabs = [await h.tab(server.url), await h.tab(server.url)];
+    for (const page of tabs) await waitBadge(page, "connected");
+    await within(bridge.whenConnected(), "the bridge to connect to RabbitMQ", WAIT_MS);
+
+    const sent = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "tools/send.ts",
+        "--queue",
+        queue,
+        MESSAGES_TOPIC,
+        "hola",
+      ],
+      cwd: decodeURIComponent(REPO_DIR.pathname),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(sent.code, 0, `send.ts failed: ${new TextDecoder().decode(sent.stderr)}`);
+
+    for (const [i, page] of tabs.entries()) {
+      await waitForList(page, "messages", [theirs(`queue · ${MESSAGES_TOPIC}`, "hola")], `push tab ${i + 1}`);
+      assert.equal(await page.locator("#messages > li.msg").getAttribute("data-source"), "queue");
+    }
+  } finally {
+    await h.close(); // the bridge lets go of the queue first
+    await rabbitmq!.deleteQueue(queue);
+    await rabbitmq!.deleteQueue(`${queue}.rejected`);
+  }
+}, rabbit !== null && !rabbit.ok);
+
+// ---------------------------------------------------------------------------
+// 4. Reconnect
+
+browserTest(
+  "e2e reconnect: server stops, tabs say reconnecting, come back by themselves, subscribe again",
+  async (h) => {
+    const first = await h.serve(pushApp);
+    const port = first.port;
+    const a = await h.tab(first.url);
+    const b = await h.tab(first.url);
+    await waitBadge(a, "connected");
+    await waitBadge(b, "connected");
+
+    await first.close(); // GOODBYE wamp.close.system_shutdown to both tabs
+    for (const page of [a, b]) {
+      // The state and its countdown, read together (the countdown runs out within a second or so).
+      await page.locator('#status[data-state="reconnecting"]', { hasText: /^reconnecting in \d+s$/ })
+        .waitFor();
+    }
+    // Offline: the send button is off, and what was typed stays.
+    await a.fill("#message", "typed while the server was away");
+    await a.press("#message", "Enter");
+    assert.ok(await a.locator("#send").isDisabled(), "no sending while offline");
+    assert.equal(
+      await a.inputValue("#message"),
+      "typed while the server was away",
+      "the input keeps its text",
+    );
+
+    const second = await h.serve(pushApp, { port });
+    assert.equal(second.port, port, "the new server listens on the same port");
+    await waitBadge(a, "connected");
+    await waitBadge(b, "connected");
+
+    const local = new LocalSession(second.router);
+    try {
+      local.publish(MESSAGES_TOPIC, ["after the restart"]);
+      for (const page of [a, b]) {
+        await waitForList(page, "messages", [theirs("tab", "after the restart")], "a tab after the restart");
+      }
+    } finally {
+      local.close();
+    }
+    await a.press("#message", "Enter");
+    await waitForList(b, "messages", [
+      theirs("tab", "after the restart"),
+      theirs("tab", "typed while the server was away"),
+    ], "tab B");
+    assert.equal(await a.inputValue("#message"), "", "sent once connected again");
+  },
+);
+
+// ---------------------------------------------------------------------------
+// 5. Hostile text
+
+const HOSTILE = [
+  `<img src=x onerror=alert(1)>`,
+  `<script>alert(2)</script>`,
+  `"><svg onload=alert(3)>`,
+  `<a href="javascript:alert(4)">click me</a>`,
+  `<iframe srcdoc="<script>parent.alert(5)</script>"></iframe>`,
+  `<img src=x onerror="globalThis.__pwned = 1">`,
+  `&lt;b&gt; &amp; <b>not bold</b> {{constructor.constructor('alert(6)')()}}`,
+];
+
+/** Asserts that no markup made it into the page's lists and nothing ran. */
+async function assertInert(page: Page, what: string): Promise<void> {
+  const found = await page.evaluate(() => {
+    const doc = (globalThis as unknown as PageWindow).document;
+    return {
+      elements: doc.querySelectorAll(
+        "main img, main script, main svg, main iframe, main a, main b",
+      ).length,
+      pwned: (globalThis as unknown as PageWindow).__pwned ?? null,
+    };
+  });
+  assert.deepEqual(found, { elements: 0, pwned: null }, `${what}: no injected element, no script ran`);
+}
+
+browserTest("e2e hostile text: markup shows as text in every tab, and no script runs", async (h) => {
+  // Push: from a tab, from the queue (bridged shape, hostile cat too), and odd payloads.
+  const push = await h.serve(pushApp);
+  const a = await h.tab(push.url);
+  const b = await h.tab(push.url);
+  await waitBadge(a, "connected");
+  await waitBadge(b, "connected");
+  for (const text of HOSTILE) await say(a, "message", text);
+  const local = new LocalSession(push.router);
+  const hostileCat = `<img src=x onerror=alert(7)>`;
+  try {
+    local.publish(MESSAGES_TOPIC, [{ body: HOSTILE[0], headers: { cat: hostileCat } }]);
+    local.publish(MESSAGES_TOPIC, [{ "<b>key</b>": HOSTILE[1] }]);
+  } finally {
+    local.close();
+  }
+  await waitForList(b, "messages", [
+    ...HOSTILE.map((t) => theirs("tab", t)),
+    theirs(`queue · ${hostileCat}`, HOSTILE[0]),
+    theirs("tab", JSON.stringify({ "<b>key</b>": HOSTILE[1] })),
+  ], "push tab B");
+  await waitForList(a, "messages", [
+    ...HOSTILE.map((t) => mine("you", t)),
+    theirs(`queue · ${hostileCat}`, HOSTILE[0]),
+    theirs("tab", JSON.stringify({ "<b>key</b>": HOSTILE[1] })),
+  ], "push tab A");
+  // The area calculator's error echoes the value.
+  await a.fill("#height", HOSTILE[0]);
+  await a.fill("#width", "2");
+  await a.click("#calc");
+  await a.locator("#area-result.error").waitFor();
+  assert.ok(((await a.locator("#area-result").textContent()) ?? "").includes("<img src=x"), "shown as text");
+  await assertInert(a, "push tab A");
+  await assertInert(b, "push tab B");
+
+  // Chat: a hostile nickname and text from a tab, and from a plain client.
+  const chat = await h.serve(chatApp);
+  const c = await h.tab(chat.url);
+  const d = await h.tab(chat.url);
+  await waitBadge(c, "connected");
+  await waitBadge(d, "connected");
+  const nick = `<img src=x onerror=alert(8)>`;
+  await c.fill("#nick", nick);
+  for (const text of HOSTILE.slice(0, 3)) await say(c, "chat-input", text);
+  const plain = await RawClient.open(plainUrl(chat));
+  try {
+    plain.send(HOSTILE[5]);
+    const want = (own: boolean) => [
+      ...HOSTILE.slice(0, 3).map((t) => ({ sender: nick, text: t, mine: own })),
+      theirs("anonymous", HOSTILE[5]),
+    ];
+    await waitForList(d, "chat-messages", want(false), "chat tab D");
+    await waitForList(c, "chat-messages", want(true), "chat tab C");
+  } finally {
+    await plain.close();
+  }
+  await assertInert(c, "chat tab C");
+  await assertInert(d, "chat tab D");
+});
+
+// ---------------------------------------------------------------------------
+// 6. Screenshots
+
+/** Takes the page at desktop and phone widths, light and dark, into /screenshots/. */
+async function screenshots(page: Page, name: string): Promise<void> {
+  const dir = decodeURIComponent(SCREENSHOT_DIR.pathname);
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const suffix = scheme === "dark" ? "-dark" : "";
+    await page.setViewportSize(DESKTOP);
+    await settleFrames(page);
+    await page.screenshot({ path: `${dir}${name}-desktop${suffix}.png` });
+    await page.setViewportSize(PHONE);
+    await settleFrames(page);
+    const overflow = await page.evaluate(() => {
+      const root = (globalThis as unknown as PageWindow).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+    assert.ok(overflow <= 0, `${name} overflows the phone width by ${overflow}px`);
+    await page.screenshot({ path: `${dir}${name}-phone${suffix}.png`, fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(DESKTOP);
+}
+
+browserTest("e2e screenshots: both pages with a few messages, at desktop and phone widths", async (h) => {
+  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
+
+  // Other tabs and the queue are stood in for by an in-process session of the same router.
+  const push = await h.serve(pushApp);
+  const page = await h.tab(push.url);
+  await waitBadge(page, "connected");
+  const pushLocal = new LocalSession(push.router);
+  try {
+    pushLocal.publish(MESSAGES_TOPIC, [{ body: "Hola desde otra pestaña", details: [] }]);
+    pushLocal.publish(MESSAGES_TOPIC, [{
+      body: "Order 1042 shipped to Valencia",
+      headers: { cat: MESSAGES_TOPIC, redelivered: "false" },
+    }]);
+    await page.locator("#messages > li.msg").nth(1).waitFor();
+    await say(page, "message", "Hi everyone, this tab says hello.");
+  } finally {
+    pushLocal.close();
+  }
+  await page.fill("#height", "4");
+  await page.fill("#width", "4");
+  await page.click("#calc");
+  await waitForText(page, "area-result", "16 m²");
+  await screenshots(page, "push");
+
+  const chat = await h.serve(chatApp);
+  const tab = await h.tab(chat.url);
+  await waitBadge(tab, "connected");
+  await tab.fill("#nick", "ana");
+  const chatLocal = new LocalSession(chat.router);
+  const plain = await RawClient.open(plainUrl(chat));
+  try {
+    const ts = Date.now();
+    chatLocal.publish(CHAT_TOPIC, [{ nick: "bruno", text: "Morning! Is the deploy done?", ts }]);
+    chatLocal.publish(CHAT_TOPIC, [{ nick: "carla", text: "Yes, ten minutes ago. All green.", ts }]);
+    await tab.locator("#chat-messages > li.msg").nth(1).waitFor();
+    await say(tab, "chat-input", "Great, thanks both!");
+    plain.send("hello from the old tutorial page");
+    await tab.locator("#chat-messages > li.msg").nth(3).waitFor();
+  } finally {
+    chatLocal.close();
+    await plain.close();
+  }
+  await screenshots(tab, "chat");
+
+  if (Deno.env.get("UPDATE_DOCS_SCREENSHOTS") === "1") {
+    await Deno.mkdir(DOCS_DIR, { recursive: true });
+    for (const name of ["push", "chat"]) {
+      await Deno.copyFile(new URL(`${name}-desktop.png`, SCREENSHOT_DIR), new URL(`${name}.png`, DOCS_DIR));
+    }
+  }
+});
