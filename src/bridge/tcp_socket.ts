@@ -41,7 +41,11 @@ export class TcpStompSocket implements IStompSocket {
   /** Called with each chunk read, as it arrives (not split into STOMP frames). */
   onmessage: ((ev: { data: ArrayBuffer }) => unknown) | null = null;
   #conn: Deno.Conn | null = null;
-  #writes: Promise<void> = Promise.resolve();
+  /** Frames waiting for the writer; what piles up during one write goes out in the next. */
+  #queued: Uint8Array[] = [];
+  #queuedBytes = 0;
+  /** Settles when the writer has drained the queue; null when idle. */
+  #writer: Promise<void> | null = null;
 
   /** Starts connecting to `target` at once; the handlers report the outcome. */
   constructor(target: TcpTarget) {
@@ -61,8 +65,29 @@ export class TcpStompSocket implements IStompSocket {
       ? null
       : new Uint8Array(data as ArrayBuffer);
     if (bytes === null) throw new TypeError("Blob data is not supported");
-    // Writes are chained so frames never interleave.
-    this.#writes = this.#writes.then(() => writeAll(conn, bytes)).catch(() => this.terminate());
+    this.#queued.push(bytes);
+    this.#queuedBytes += bytes.length;
+    // One writer at a time keeps frames in order; many small frames (ACKs) share one write.
+    this.#writer ??= this.#drain(conn).catch(() => this.terminate()).finally(() => this.#writer = null);
+  }
+
+  async #drain(conn: Deno.Conn): Promise<void> {
+    while (this.#queued.length > 0) {
+      const chunks = this.#queued;
+      const total = this.#queuedBytes;
+      this.#queued = [];
+      this.#queuedBytes = 0;
+      let bytes = chunks[0];
+      if (chunks.length > 1) {
+        bytes = new Uint8Array(total);
+        let off = 0;
+        for (const c of chunks) {
+          bytes.set(c, off);
+          off += c.length;
+        }
+      }
+      await writeAll(conn, bytes);
+    }
   }
 
   /** Closes after pending writes are flushed. */
@@ -71,7 +96,7 @@ export class TcpStompSocket implements IStompSocket {
     this.readyState = CLOSING;
     const conn = this.#conn;
     if (conn === null) return this.#finish();
-    this.#writes.finally(() => {
+    (this.#writer ?? Promise.resolve()).finally(() => {
       try {
         conn.close();
       } catch {
@@ -93,9 +118,13 @@ export class TcpStompSocket implements IStompSocket {
 
   async #run(target: TcpTarget): Promise<void> {
     try {
-      this.#conn = target.tls
-        ? await Deno.connectTls({ hostname: target.hostname, port: target.port })
-        : await Deno.connect({ hostname: target.hostname, port: target.port });
+      if (target.tls) {
+        this.#conn = await Deno.connectTls({ hostname: target.hostname, port: target.port });
+      } else {
+        const tcp = await Deno.connect({ hostname: target.hostname, port: target.port });
+        tcp.setNoDelay(true); // small frames (ACKs) must not wait for Nagle's algorithm
+        this.#conn = tcp;
+      }
     } catch (e) {
       this.onerror?.(e);
       return this.#finish();
