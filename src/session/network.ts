@@ -30,7 +30,8 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   /** True once the transport is closed (or we closed it); nothing is sent after. */
   protected ended = false;
   #released = false;
-  #done = Promise.withResolvers<void>();
+  /** Made only when someone waits (at shutdown): an idle session should cost little. */
+  #done: PromiseWithResolvers<void> | null = null;
 
   /**
    * Takes a fresh session id and attaches to the router for shutdown; the realm is joined later.
@@ -82,7 +83,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.leaveRealm();
     this.router.releaseSessionId(this.id);
     this.router.detach(this);
-    this.#done.resolve();
+    this.#done?.resolve();
   }
 
   /** Hook for subclasses to stop their timers when the transport closes. */
@@ -100,6 +101,8 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   protected waitClosed(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS));
+    this.#done ??= Promise.withResolvers<void>();
+    if (this.#released) this.#done.resolve();
     return Promise.race([this.#done.promise, grace]).finally(() => clearTimeout(timer));
   }
 

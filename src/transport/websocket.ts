@@ -68,58 +68,88 @@ export function acceptWebSocket(req: Request, options: WebSocketEndpointOptions)
   }
   const { socket, response } = upgraded;
   socket.binaryType = "arraybuffer";
-  const onError = options.onError ?? ((e) => console.error("session failed:", e));
-  // The session is made on open, so a handshake that never completes holds nothing.
-  let session: WireSession | undefined;
-  // A stalled peer may never complete the close handshake: release its session now.
-  const peer = new SocketPeer(
+  new Connection(
     socket,
+    factory,
     options.maxBufferedAmount ?? 8 * 1024 * 1024,
-    () => guard(() => session?.closed()),
+    options.onError ?? ((e) => console.error("session failed:", e)),
   );
-  // A bug in one session must not take the process down: close that one and go on.
-  const guard = (fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      onError(e);
-      peer.close(WsClose.INTERNAL_ERROR, "internal error");
-    }
-  };
-  socket.onopen = () =>
-    guard(() => {
-      session = factory(peer);
-      session.open();
-    });
-  socket.onmessage = (e: MessageEvent) =>
-    guard(() =>
-      session?.receive(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer))
-    );
-  socket.onclose = () => guard(() => session?.closed());
-  socket.onerror = () => {}; // close follows and does the cleanup
   return response;
 }
 
-/** A {@link Peer} over a Deno WebSocket. */
-class SocketPeer implements Peer {
+/** Bytes sent between two looks at `bufferedAmount` (a call into the runtime). */
+const BUFFER_CHECK_BYTES = 64 * 1024;
+
+/**
+ * One WebSocket connection: the {@link Peer} its session sends through, and the
+ * listener of its socket's events (one object per socket, no closures).
+ */
+class Connection implements Peer, EventListenerObject {
+  /** Made on open, so a handshake that never completes holds nothing. */
+  #session: WireSession | undefined;
+  #open = false;
+  /** Bytes sent since `bufferedAmount` was last looked at. */
+  #unchecked = 0;
+
   constructor(
     private readonly ws: WebSocket,
+    private readonly factory: SessionFactory,
     private readonly maxBuffered: number,
-    private readonly abandon: () => void,
-  ) {}
+    private readonly onError: (e: unknown) => void,
+  ) {
+    ws.addEventListener("open", this);
+    ws.addEventListener("message", this);
+    ws.addEventListener("close", this);
+    // "error" needs no listener: "close" follows and does the cleanup.
+  }
+
+  handleEvent(e: Event): void {
+    // A bug in one session must not take the process down: close that one and go on.
+    try {
+      switch (e.type) {
+        case "message": {
+          const data = (e as MessageEvent).data;
+          this.#session?.receive(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+          return;
+        }
+        case "open":
+          this.#open = true;
+          this.#session = this.factory(this);
+          this.#session.open();
+          return;
+        case "close":
+          this.#open = false;
+          this.#session?.closed();
+          return;
+      }
+    } catch (err) {
+      this.onError(err);
+      this.close(WsClose.INTERNAL_ERROR, "internal error");
+    }
+  }
 
   send(frame: Frame): void {
-    const ws = this.ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(frame);
-    if (ws.bufferedAmount > this.maxBuffered) {
+    if (!this.#open) return;
+    try {
+      this.ws.send(frame);
+    } catch {
+      // The socket began closing under us; its close event does the cleanup.
+      this.#open = false;
+      return;
+    }
+    this.#unchecked += frame.length;
+    if (this.#unchecked < BUFFER_CHECK_BYTES) return;
+    this.#unchecked = 0;
+    if (this.ws.bufferedAmount > this.maxBuffered) {
       this.close(WsClose.POLICY_VIOLATION, "slow consumer: send buffer full");
-      this.abandon();
+      // A stalled peer may never complete the close handshake: release its session now.
+      this.#session?.closed();
     }
   }
 
   close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.CLOSING || this.ws.readyState === WebSocket.CLOSED) return;
+    if (!this.#open) return;
+    this.#open = false;
     try {
       this.ws.close(code, reason);
     } catch {
