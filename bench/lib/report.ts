@@ -1,0 +1,481 @@
+/**
+ * Turns a run's results into BENCHMARKS.md: the machine and command, the method,
+ * each target with its verdict, one table per scenario, the profiles, and the
+ * hand-written reading kept in bench/analysis.md.
+ *
+ * @module
+ */
+
+import type { Results } from "../run.ts";
+import type { Percentiles } from "./stats.ts";
+
+/** One target of the issue, checked against a run. */
+export interface Verdict {
+  target: string;
+  goal: string;
+  measured: string;
+  /** true met, false missed, null not measured. */
+  met: boolean | null;
+  /** How far from the goal, when missed. */
+  gap: string;
+}
+
+const fmt = (x: number | undefined, digits = 0) =>
+  x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+
+const ms = (x: number | undefined) =>
+  x === undefined || Number.isNaN(x) ? "–" : x < 10 ? fmt(x, 2) : fmt(x, 1);
+
+function ratioVerdict(
+  target: string,
+  value: number | undefined,
+  base: number | undefined,
+  goal: number,
+): Verdict {
+  if (!value || !base) return { target, goal: `≥ ${goal}×`, measured: "not measured", met: null, gap: "" };
+  const r = value / base;
+  const met = r >= goal;
+  return {
+    target,
+    goal: `≥ ${goal}×`,
+    measured: `${r.toFixed(2)}× (${fmt(value)} vs ${fmt(base)})`,
+    met,
+    gap: met ? "" : `missed by ${((100 * (goal - r)) / goal).toFixed(0)}% (needs ${fmt(goal * base)})`,
+  };
+}
+
+function maxVerdict(target: string, value: number | undefined, goal: number, unit: string): Verdict {
+  if (value === undefined || Number.isNaN(value)) {
+    return { target, goal: `≤ ${goal} ${unit}`, measured: "not measured", met: null, gap: "" };
+  }
+  const met = value <= goal;
+  return {
+    target,
+    goal: `≤ ${goal} ${unit}`,
+    measured: `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ${unit}`,
+    met,
+    gap: met
+      ? ""
+      : `missed by ${((100 * (value - goal)) / goal).toFixed(0)}% (${(value / goal).toFixed(1)}× the limit)`,
+  };
+}
+
+/** Every target of the issue, with its verdict for this run. */
+export function verdicts(r: Results): Verdict[] {
+  const out: Verdict[] = [];
+  const fan = (server: string, n: number) => r.fanout.find((x) => x.server === server && x.n === n);
+  const ns = [...new Set(r.fanout.map((x) => x.n))].sort((a, b) => a - b);
+  for (const n of ns) {
+    const t = fan("tuerca", n)?.eventsPerSec;
+    out.push(ratioVerdict(`fan-out N=${fmt(n)}: Tuerca ÷ bare Deno`, t, fan("bare", n)?.eventsPerSec, 0.9));
+    out.push(
+      ratioVerdict(`fan-out N=${fmt(n)}: Tuerca ÷ Mosquitto`, t, fan("mosquitto", n)?.eventsPerSec, 1.0),
+    );
+    out.push(
+      ratioVerdict(
+        `fan-out N=${fmt(n)}: Tuerca ÷ RabbitMQ Web-STOMP`,
+        t,
+        fan("rabbitmq", n)?.eventsPerSec,
+        2,
+      ),
+    );
+  }
+  for (const row of r.idle.filter((x) => x.server === "tuerca")) {
+    out.push(
+      maxVerdict(`idle: RSS per subscribed session at ${fmt(row.sessions)}`, row.rssPerSessionKiB, 8, "KiB"),
+    );
+  }
+  const ks = [...new Set(r.rpc.map((x) => x.k))].sort((a, b) => a - b);
+  for (const k of ks) {
+    const t = r.rpc.find((x) => x.server === "tuerca" && x.k === k && x.label.includes("network"));
+    const b = r.rpc.find((x) => x.server === "bare" && x.k === k);
+    out.push(
+      ratioVerdict(`RPC K=${k}: Tuerca (network callee) ÷ bare echo`, t?.callsPerSec, b?.callsPerSec, 0.5),
+    );
+  }
+  const rpc100 = r.rpc.find((x) => x.server === "tuerca" && x.k === 100 && x.label.includes("network"));
+  out.push(maxVerdict("RPC: p99 round trip at 100 in flight", rpc100?.rttMs.p99, 5, "ms"));
+  const qt = r.queue.find((x) => x.consumer === "tuerca");
+  const qb = r.queue.find((x) => x.consumer === "stomp");
+  out.push(
+    ratioVerdict(
+      "queue: Tuerca ÷ bare STOMP consumer with acks",
+      qt?.messagesPerSec,
+      qb?.messagesPerSec,
+      0.8,
+    ),
+  );
+  out.push(
+    maxVerdict(`queue: p99 send→receive at ${qt?.pacedRate ?? 1000} msg/s`, qt?.pacedLatencyMs.p99, 20, "ms"),
+  );
+  return out;
+}
+
+const pair = (p: Percentiles | null | undefined) => p ? `${ms(p.p50)} / ${ms(p.p99)}` : "–";
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) =>
+    `| ${cells.map((c) => String(c).replaceAll("|", "\\|")).join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+const LABELS: Record<string, string> = {
+  tuerca: "Tuerca",
+  bare: "bare Deno.serve",
+  mosquitto: "Mosquitto",
+  rabbitmq: "RabbitMQ Web-STOMP",
+  rawws: "Deno.listen + own framing (experiment)",
+};
+
+/** The report, as Markdown (before `deno fmt`). */
+export function renderReport(r: Results, analysis: string | null): string {
+  const m = r.meta.machine;
+  const ns = [...new Set(r.fanout.map((x) => x.n))].sort((a, b) => a - b);
+  const out: string[] = [];
+  out.push("# Benchmarks", "");
+  out.push(
+    `Generated by \`${r.meta.command}\` (bench/run.ts) on ${r.meta.date.slice(0, 10)} at ${
+      r.meta.date.slice(11, 16)
+    } UTC, ${r.meta.mode} mode, in ${r.meta.seconds} s. Every figure, with the full latency percentiles, is in ` +
+      `\`${
+        r.meta.resultsFile ?? "bench/results.json"
+      }\`; the reading at the end is kept in \`bench/analysis.md\`.`,
+    "",
+  );
+  out.push("## How to run", "");
+  out.push(
+    "```sh",
+    "deno task bench            # everything, under 10 minutes on 2 cores: BENCHMARKS.md, bench/results.json",
+    "deno task bench --quick    # N = 1,000 only and short phases, under 2 minutes: .bench/BENCHMARKS.quick.md",
+    "deno task bench --only fanout,rpc      # a subset (fanout, topics, rpc, queue, idle, profile): .bench/",
+    "deno task bench --report   # rewrite this file from bench/results.json (after editing bench/analysis.md)",
+    "deno task bench:micro      # deno bench: the v2 codec and the broker's publish path",
+    "```",
+    "",
+    "Needs Debian's `mosquitto` and `rabbitmq-server` packages; the benchmark starts its own Mosquitto and its own " +
+      "RabbitMQ node on free loopback ports and stops them at the end.",
+    "",
+  );
+  out.push("## Machine", "");
+  out.push(table(["", ""], [
+    ["CPU", `${m.cpus} × ${m.cpuModel}`],
+    ["memory", `${fmt(m.memTotalMiB)} MiB`],
+    ["kernel", m.kernel],
+    ["Deno", `${m.deno} (V8 ${m.v8}, TypeScript ${m.typescript})`],
+    ["Mosquitto", m.mosquitto],
+    ["RabbitMQ", m.rabbitmq],
+    ["open files", m.openFilesLimit],
+    ["load average (1 min) at start / end", `${r.meta.loadAverageStart} / ${r.meta.loadAverageEnd}`],
+  ]));
+  out.push(
+    "",
+    "The machine is shared: other sessions' test runs (browsers, servers) may take CPU during a run. The " +
+      "*others* column of each table is the machine's busy time not spent by the benchmark's processes, in percent " +
+      "of one core; where it is high, that row is pessimistic.",
+    "",
+  );
+  out.push("## Method", "");
+  out.push(
+    [
+      "- **Loopback only**, every server and generator a separate process; CPU is utime+stime from " +
+      "`/proc/<pid>/stat` over the measured phase, in percent of one core (200% = both cores); memory is VmRSS.",
+      "- **Generators** (bench/gen.ts) speak WebSocket over raw TCP (bench/lib/ws_client.ts): one read buffer per " +
+      "connection, frames handed over as byte ranges, events counted by their first bytes (`[36,` for WAMP EVENT, " +
+      "an MQTT PUBLISH header, `MESSAGE` for STOMP), never parsed. WAMP, MQTT and STOMP handshakes are built by hand; " +
+      "the one MQTT publisher is the npm `mqtt` client. The same generator code serves every server.",
+      "- **Payload**: 100 bytes, `~T<send time in µs>~` then padding. Receivers read the stamp with a byte search " +
+      "on a sample of the events (publish→receive latency; all processes share the machine's clock).",
+      "- **Fan-out**: 1 publisher, N subscribers on one topic, split over 2 generator processes. After a warm-up, " +
+      "the publisher sends a burst of B messages and waits until every subscriber has all of them. B is the same " +
+      `for every server: ${fmt(r.meta.plan.fanout.eventsPerRound)} ÷ N (so ${
+        ns.map((n) => `${Math.max(1, Math.round(r.meta.plan.fanout.eventsPerRound / n))} at N=${fmt(n)}`)
+          .join(", ")
+      }). Events/s = events delivered ÷ the sum of the rounds' first-publish→last-receive ` +
+      "times (saturation). *Loaded* latency is over those bursts (it includes queueing inside a burst); " +
+      "*light-load* latency publishes one message at a time, spaced twice as far apart as one lone message took " +
+      "to reach all N (at least 20 ms), so it is the time for one message to reach every subscriber.",
+      "- **Trials**: each throughput figure is the best of several trials (4 in a full run, 2 in quick mode; RPC: " +
+      "3 and 2), and each trial first waits (up to 2 s) for the machine to be quiet. Other work on the machine can " +
+      "only slow a trial down, so the best trial is the closest to the server's own limit; the median and every " +
+      "trial are in results.json. CPU figures are those of the best trial.",
+      "- **Many topics**: each session subscribes to its own topic and one shared topic; the publisher mixes 1,000 " +
+      "publishes to random own topics with 1 to the shared one, in bursts sized so a round lasts about 300 ms.",
+      "- **RPC**: one caller keeps K calls in flight on one connection; the callee is a generator (YIELD of the " +
+      "same arguments), or the server's own `areaCuadrado`; the bare baseline echoes each CALL frame.",
+      "- **Queue**: amqplib puts persistent messages (header `cat`) on `la_cola` of a private RabbitMQ node, as fast " +
+      "as it can (drain rate: messages ÷ first send→last receive) and then at a fixed rate for latency. Consumers: " +
+      "Tuerca's bridge (STOMP over TCP, prefetch 100) → one WAMP tab; a bare STOMP consumer over TCP with " +
+      "client-individual acks (prefetch 100); and @stomp/stompjs with the bridge's TCP adapter, without WAMP.",
+      "- **Idle cost**: RSS of the server after N sessions each subscribed to one topic, minus RSS before, after a " +
+      "forced GC (`--expose-gc`) in both cases, ÷ N.",
+      "- **Deno.listen + own framing** (bench/server_rawws.ts) is not one of the issue's baselines but an " +
+      "experiment for the router's next step: the bare server with the WebSocket layer written in JS over raw " +
+      "TCP, so one encoded frame (bytes) is shared by every subscriber and frames queued while a write is in flight " +
+      "leave together in the next write.",
+      "- **RabbitMQ** runs as a private node (own name, ports, data directory, open-files limit 20,000): the " +
+      "machine's shared broker allows about 830 sockets, too few for 10,000 Web-STOMP subscribers. **Mosquitto** " +
+      "2.0.11 from Debian has WebSocket support but will not start with a WebSocket listener alone, so an MQTT " +
+      "listener on another loopback port comes along.",
+    ].join("\n"),
+    "",
+  );
+
+  out.push("## Targets", "");
+  const v = verdicts(r);
+  out.push(table(
+    ["target", "goal", "measured", "verdict"],
+    v.map((
+      x,
+    ) => [x.target, x.goal, x.measured, x.met === null ? "not measured" : x.met ? "met" : `**${x.gap}**`]),
+  ));
+  out.push("");
+
+  out.push("## 1. Fan-out: 1 publisher → N subscribers, one topic, 100-byte payload", "");
+  const fanRows: (string | number)[][] = [];
+  for (const n of ns) {
+    const tuerca = r.fanout.find((x) => x.server === "tuerca" && x.n === n)?.eventsPerSec;
+    for (const row of r.fanout.filter((x) => x.n === n)) {
+      fanRows.push([
+        fmt(n),
+        row.label,
+        fmt(row.eventsPerSec) + (row.complete ? "" : " (incomplete)"),
+        fmt(row.medianEventsPerSec),
+        row.server === "tuerca" || !tuerca ? "" : `${(tuerca / row.eventsPerSec).toFixed(2)}×`,
+        pair(row.pacedLatencyMs),
+        pair(row.loadedLatencyMs),
+        fmt(row.cpu.server),
+        fmt(row.serverCpuUsPerEvent, 2),
+        fmt(row.cpu.generators),
+        fmt(row.cpu.publisher),
+        fmt(row.cpu.other),
+        fmt(row.serverRssMiB, 1),
+      ]);
+    }
+  }
+  out.push(table([
+    "N",
+    "server",
+    "events/s (best trial)",
+    "median trial",
+    "Tuerca ÷ this",
+    "light-load p50 / p99 ms",
+    "loaded p50 / p99 ms",
+    "server CPU %",
+    "server CPU µs per event",
+    "generators CPU %",
+    "publisher CPU %",
+    "others CPU %",
+    "server RSS MiB",
+  ], fanRows));
+  out.push(
+    "",
+    "Subscribers connected (and failures), rounds and burst sizes are in results.json (`fanout[].subscribed`, " +
+      "`connectFailed`, `rounds`, `burst`).",
+    "",
+  );
+
+  out.push("## 2. Many topics (Tuerca)", "");
+  out.push(table(
+    [
+      "sessions",
+      "mix",
+      "publishes/s",
+      "events/s",
+      "loaded p50 / p99 ms",
+      "server CPU %",
+      "server CPU µs per event",
+      "generators CPU %",
+      "others CPU %",
+      "server RSS MiB",
+      "RSS per session (2 subscriptions) KiB",
+    ],
+    r.manyTopics.map((x) => [
+      fmt(x.sessions),
+      x.mix,
+      fmt(x.publishesPerSec),
+      fmt(x.eventsPerSec) + (x.complete ? "" : " (incomplete)"),
+      pair(x.loadedLatencyMs),
+      fmt(x.cpu.server),
+      fmt(x.serverCpuUsPerEvent, 2),
+      fmt(x.cpu.generators),
+      fmt(x.cpu.other),
+      fmt(x.serverRssMiB, 1),
+      fmt(x.rssPerSessionKiB, 1),
+    ]),
+  ));
+  out.push("");
+
+  out.push("## 3. RPC: caller → router → callee → caller", "");
+  out.push(table(
+    [
+      "server",
+      "in flight",
+      "calls/s",
+      "Tuerca ÷ bare",
+      "p50 / p99 ms",
+      "server CPU %",
+      "server CPU µs per call",
+      "caller CPU %",
+      "callee CPU %",
+      "others CPU %",
+    ],
+    r.rpc.map((x) => {
+      const bare = r.rpc.find((b) => b.server === "bare" && b.k === x.k)?.callsPerSec;
+      return [
+        x.label,
+        x.k,
+        fmt(x.callsPerSec),
+        x.server === "tuerca" && bare ? `${(x.callsPerSec / bare).toFixed(2)}×` : "",
+        pair(x.rttMs),
+        fmt(x.cpu.server),
+        fmt(x.serverCpuUsPerCall, 1),
+        fmt(x.cpu.caller),
+        x.cpu.callee === undefined ? "–" : fmt(x.cpu.callee),
+        fmt(x.cpu.other),
+      ];
+    }),
+  ));
+  out.push("");
+
+  out.push("## 4. Queue: messages on `la_cola` → one consumer", "");
+  out.push(table(
+    [
+      "consumer",
+      "messages",
+      "messages/s",
+      "÷ bare STOMP",
+      "drain p50 / p99 ms",
+      "paced rate /s",
+      "paced p50 / p99 ms",
+      "consumer CPU %",
+      "consumer CPU µs per message",
+      "RabbitMQ CPU %",
+      "sender CPU %",
+      "others CPU %",
+    ],
+    r.queue.map((x) => {
+      const bare = r.queue.find((b) => b.consumer === "stomp")?.messagesPerSec;
+      return [
+        x.label,
+        fmt(x.received) + (x.received < x.messages ? ` of ${fmt(x.messages)}` : ""),
+        fmt(x.messagesPerSec),
+        bare ? `${(x.messagesPerSec / bare).toFixed(2)}×` : "",
+        pair(x.loadedLatencyMs),
+        fmt(x.pacedRate),
+        pair(x.pacedLatencyMs),
+        fmt(x.cpu.consumer),
+        fmt(x.consumerCpuUsPerMessage, 1),
+        fmt(x.cpu.rabbitmq),
+        fmt(x.cpu.sender),
+        fmt(x.cpu.other),
+      ];
+    }),
+  ));
+  out.push(
+    "",
+    "For Tuerca the consumer CPU is the server's (bridge, router and the tab's socket); the tab's generator is not " +
+      "counted. The drain rate includes RabbitMQ's own work on persistent messages, the same for every consumer.",
+    "",
+  );
+
+  out.push("## 5. Idle cost: memory per connected, subscribed session", "");
+  out.push(table(
+    [
+      "server",
+      "sessions",
+      "RSS before MiB",
+      "RSS after MiB",
+      "RSS per session KiB",
+      "JS heap per session KiB",
+      "external per session KiB",
+      "connect s",
+    ],
+    r.idle.map((x) => [
+      x.label,
+      fmt(x.sessions) + (x.failed > 0 ? ` (${fmt(x.failed)} failed)` : ""),
+      fmt(x.rssBaseMiB, 1),
+      fmt(x.rssMiB, 1),
+      fmt(x.rssPerSessionKiB, 1),
+      fmt(x.heapPerSessionKiB, 1),
+      fmt(x.externalPerSessionKiB, 1),
+      fmt(x.connectSeconds, 1),
+    ]),
+  ));
+  out.push(
+    "",
+    "20,000 sessions cannot be measured here: the open-files hard limit is 20,000 (it cannot be raised in this " +
+      "container), and a server process needs a descriptor per socket plus its own, so the largest step is 19,000.",
+    "",
+  );
+
+  if (r.profiles.length > 0) {
+    out.push("## Profiles", "");
+    for (const p of r.profiles) {
+      out.push(
+        `### ${p.label}`,
+        "",
+        `\`deno run --cpu-prof\` on the server over its whole life (start, connections, warm-up, about 3 s of ` +
+          `load; ${p.file}, git-ignored): ${fmt(p.totalMs)} ms sampled, ${fmt(p.busyMs)} ms with V8 busy, ` +
+          `while the process used ${
+            fmt(p.processCpuMs)
+          } ms of CPU. The rest is the runtime's Rust side (each ` +
+          "WebSocket frame write is a task on the same thread, outside JS) and the kernel's TCP work; V8 calls " +
+          "that time *(idle)*. Percentages are of the busy time. Summarise any profile with " +
+          "`deno run -A bench/profile.ts FILE`.",
+        "",
+      );
+      out.push(
+        table(
+          ["% of busy", "self ms", "function (file:line)"],
+          p.topFunctions.map((e) => [e.busyPct, e.selfMs, e.fn]),
+        ),
+      );
+      out.push("", "By source:", "");
+      out.push(table(["% of busy", "self ms", "source"], p.bySource.map((e) => [e.busyPct, e.selfMs, e.fn])));
+      out.push("");
+    }
+  }
+
+  if (analysis !== null) {
+    out.push(analysis.trim(), "");
+  }
+
+  out.push("## Notes from this run", "");
+  out.push(
+    r.notes.length === 0
+      ? "None: every step ran and every subscriber connected."
+      : r.notes.map((n) => `- ${n}`).join("\n"),
+  );
+  out.push(
+    "",
+    `Servers: ${Object.values(LABELS).join(", ")}. Logs of every process of the last run: \`.bench/logs/\`.`,
+    "",
+  );
+  return out.join("\n");
+}
+
+/** Writes the report (and formats it and the results file with `deno fmt`). */
+export async function writeReport(r: Results, file: URL): Promise<void> {
+  let analysis: string | null = null;
+  try {
+    analysis = Deno.readTextFileSync(new URL("../analysis.md", import.meta.url));
+  } catch {
+    // no reading written yet
+  }
+  Deno.writeTextFileSync(file, renderReport(r, analysis));
+  const root = new URL("../../", import.meta.url).pathname;
+  const targets = [file.pathname, new URL("../results.json", import.meta.url).pathname].filter((f) =>
+    !f.includes("/.bench/")
+  );
+  if (targets.length === 0) return;
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", ...targets],
+    cwd: root,
+    stdout: "null",
+    stderr: "null",
+  })
+    .output();
+}

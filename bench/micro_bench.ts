@@ -1,0 +1,121 @@
+/**
+ * Microbenchmarks of the hot path of a publish, without sockets:
+ * `deno task bench:micro` (or `deno bench bench/micro_bench.ts`).
+ *
+ * - the v2 JSON codec: decode a PUBLISH, encode an EVENT (against the bare
+ *   JSON.parse / JSON.stringify they wrap);
+ * - the broker: Broker.publish to 1,000 in-memory subscribers whose
+ *   deliverEvent encodes through the codec (once per event, cached);
+ * - the whole session path: a v2 session receives a PUBLISH frame and 1,000 v2
+ *   sessions hand the EVENT frame to peers that only count it.
+ *
+ * @module
+ */
+
+import { wampV2Json } from "../src/codec/v2_json.ts";
+import { MessageType as T } from "../src/protocol/constants.ts";
+import type { Event, RouterMessage } from "../src/protocol/messages.ts";
+import { Broker } from "../src/realm/broker.ts";
+import type { Participant } from "../src/realm/participant.ts";
+import { Router } from "../src/router.ts";
+import type { Peer } from "../src/session/peer.ts";
+import { WampV2Session } from "../src/session/v2.ts";
+
+const PAYLOAD = "~T1795843994907696~" + "x".repeat(81);
+const PUBLISH = `[16,1,{},"bench.fan",["${PAYLOAD}"]]`;
+const SUBSCRIBERS = 1000;
+
+// Results go here so the work cannot be optimised away.
+let _sink: unknown;
+
+function freshEvent(publication: number): Event {
+  return {
+    type: T.EVENT,
+    subscription: 1,
+    publication,
+    details: {},
+    args: [PAYLOAD],
+    kwargs: undefined,
+    topic: "bench.fan",
+    frames: [],
+  };
+}
+
+Deno.bench("JSON.parse of a PUBLISH frame (floor)", { group: "decode", baseline: true }, () => {
+  _sink = JSON.parse(PUBLISH);
+});
+
+Deno.bench("v2 codec: decode PUBLISH", { group: "decode" }, () => {
+  _sink = wampV2Json.decode(PUBLISH);
+});
+
+let publication = 0;
+
+Deno.bench("JSON.stringify of an EVENT array (floor)", { group: "encode", baseline: true }, () => {
+  _sink = JSON.stringify([T.EVENT, 1, ++publication, {}, [PAYLOAD]]);
+});
+
+Deno.bench("v2 codec: encode EVENT (fresh event, no cache hit)", { group: "encode" }, () => {
+  _sink = wampV2Json.encodeEvent(freshEvent(++publication));
+});
+
+/** A subscriber that does what a network session does, minus the socket. */
+class FakeSubscriber implements Participant {
+  readonly authid: string;
+  readonly authrole = "anonymous";
+  readonly acceptsInterrupt = false;
+  frames = 0;
+
+  constructor(readonly id: number) {
+    this.authid = String(id);
+  }
+
+  deliverEvent(event: Event): void {
+    _sink = wampV2Json.encodeEvent(event);
+    this.frames++;
+  }
+
+  send(_message: RouterMessage): void {}
+}
+
+const broker = new Broker();
+const fakes = Array.from({ length: SUBSCRIBERS }, (_, i) => new FakeSubscriber(i + 1));
+for (const f of fakes) broker.subscribe(f, "bench.fan");
+
+Deno.bench(
+  "loop over 1,000 subscribers calling a method (floor)",
+  { group: "publish", baseline: true },
+  () => {
+    const ev = freshEvent(++publication);
+    for (const f of fakes) f.deliverEvent(ev);
+  },
+);
+
+Deno.bench("Broker.publish to 1,000 subscribers (deliverEvent encodes)", { group: "publish" }, () => {
+  _sink = broker.publish(null, { topic: "bench.fan", args: [PAYLOAD], options: {} });
+});
+
+/** A peer that counts frames instead of sending them. */
+class CountingPeer implements Peer {
+  frames = 0;
+  send(_frame: string | Uint8Array): void {
+    this.frames++;
+  }
+  close(): void {}
+}
+
+const router = new Router();
+
+function session(): WampV2Session {
+  const s = new WampV2Session(router, new CountingPeer(), wampV2Json);
+  s.open();
+  s.receive('[1,"realm1",{"roles":{"subscriber":{},"publisher":{}}}]');
+  return s;
+}
+
+for (let i = 0; i < SUBSCRIBERS; i++) session().receive('[32,1,{},"bench.fan"]');
+const publisher = session();
+
+Deno.bench("WampV2Session.receive(PUBLISH) → 1,000 v2 sessions (no sockets)", { group: "session" }, () => {
+  publisher.receive(PUBLISH);
+});

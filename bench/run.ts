@@ -1,0 +1,602 @@
+/**
+ * `deno task bench`: Tuerca side by side with the limit of its runtime (a bare
+ * Deno.serve WebSocket server), Mosquitto and RabbitMQ Web-STOMP, in one run on
+ * this machine, over loopback only. Writes BENCHMARKS.md and bench/results.json
+ * (with `--quick`: .bench/BENCHMARKS.quick.md and .bench/results.quick.json).
+ *
+ * ```sh
+ * deno task bench            # full run, under 10 minutes on 2 cores
+ * deno task bench --quick    # smaller N, shorter phases, no profile: under 2 minutes
+ * deno task bench --only fanout,rpc
+ * deno task bench --report   # rewrite BENCHMARKS.md from bench/results.json
+ * ```
+ *
+ * Every server and generator is a child process; all are killed in `finally`.
+ * Every loop is bounded in count and time, and the run stops starting new
+ * scenarios when its time budget is spent.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { killAll } from "./lib/child.ts";
+import { CLK_TCK, loadAverage, machineInfo, treeTicks } from "./lib/procfs.ts";
+import { type Verdict, verdicts, writeReport } from "./lib/report.ts";
+import {
+  type Rabbit,
+  type Server,
+  startBare,
+  startMosquitto,
+  startRabbit,
+  startRawWs,
+  startTuerca,
+} from "./lib/servers.ts";
+import type { ProfileSummary } from "./profile.ts";
+import { summariseProfile } from "./profile.ts";
+import {
+  type Context,
+  fanout,
+  type FanoutOptions,
+  type FanoutRow,
+  idle,
+  type IdleRow,
+  manyTopics,
+  type ManyTopicsRow,
+  type QueueRow,
+  queueRun,
+  rpc,
+  type RpcRow,
+  spawnGenerator,
+  timeLeft,
+} from "./scenarios.ts";
+
+/** Everything a run measured; bench/results.json. */
+export interface Results {
+  meta: {
+    date: string;
+    command: string;
+    mode: "full" | "quick";
+    machine: Awaited<ReturnType<typeof machineInfo>>;
+    seconds: number;
+    /** Where the results were written, relative to the repository. */
+    resultsFile: string;
+    loadAverageStart: number;
+    loadAverageEnd: number;
+    plan: Plan;
+  };
+  fanout: FanoutRow[];
+  manyTopics: ManyTopicsRow[];
+  rpc: RpcRow[];
+  queue: QueueRow[];
+  idle: IdleRow[];
+  profiles: (ProfileSummary & {
+    label: string;
+    events?: number;
+    seconds?: number;
+    /** CPU time of the whole server process over its life (JS, the runtime's Rust side, the kernel). */
+    processCpuMs?: number;
+  })[];
+  /** Each target of the issue with its verdict (derived from the figures above). */
+  targets: Verdict[];
+  notes: string[];
+}
+
+/** What a run does; the two modes differ only here. */
+export interface Plan {
+  fanoutNs: number[];
+  fanout: FanoutOptions;
+  manyTopicsSessions: number;
+  /** Measured time of each many-topics trial (trials as for fan-out). */
+  manyTopicsMs: number;
+  rpcKs: number[];
+  /** Measured time per K, split over `rpcTrials` trials. */
+  rpcMs: number;
+  rpcTrials: number;
+  queueMessages: number;
+  queueRate: number;
+  queuePacedSeconds: number;
+  idleNs: number[];
+  profileN: number;
+  /** Time for RabbitMQ's fan-out steps (its connections are slow to open). */
+  rabbitFanoutBudgetMs: number;
+  budgetMs: number;
+}
+
+const FULL: Plan = {
+  fanoutNs: [1000, 5000, 10000],
+  fanout: {
+    eventsPerRound: 50_000,
+    warmupMs: 1500,
+    measureMs: 1200,
+    trials: 4,
+    quietWaitMs: 2000,
+    pacedMessages: 20,
+    pacedBudgetMs: 3000,
+    roundMs: 300,
+  },
+  manyTopicsSessions: 10000,
+  manyTopicsMs: 1200,
+  rpcKs: [1, 10, 100],
+  rpcMs: 3000,
+  rpcTrials: 3,
+  queueMessages: 20000,
+  queueRate: 1000,
+  queuePacedSeconds: 3,
+  // The open-files hard limit (20,000 here) caps one server process below 20,000 sockets.
+  idleNs: [10000, 19000],
+  profileN: 10000,
+  rabbitFanoutBudgetMs: 150_000,
+  budgetMs: 570_000,
+};
+
+const QUICK: Plan = {
+  fanoutNs: [1000],
+  fanout: {
+    eventsPerRound: 30_000,
+    warmupMs: 700,
+    measureMs: 600,
+    trials: 2,
+    quietWaitMs: 300,
+    pacedMessages: 8,
+    pacedBudgetMs: 1000,
+    roundMs: 200,
+  },
+  manyTopicsSessions: 2000,
+  manyTopicsMs: 600,
+  rpcKs: [100],
+  rpcMs: 1500,
+  rpcTrials: 2,
+  queueMessages: 3000,
+  queueRate: 1000,
+  queuePacedSeconds: 1,
+  idleNs: [2000],
+  profileN: 0,
+  rabbitFanoutBudgetMs: 25_000,
+  budgetMs: 112_000,
+};
+
+const SCENARIOS = ["fanout", "topics", "rpc", "queue", "idle", "profile"] as const;
+type Scenario = typeof SCENARIOS[number];
+
+const USAGE = `Usage: deno task bench [--quick] [--only LIST] [--no-profile] [--report]
+
+  --quick        smaller N and shorter phases (under 2 minutes)
+  --only LIST    comma-separated subset of: ${SCENARIOS.join(", ")}
+  --no-profile   skip the --cpu-prof pass
+  --report       only rewrite the report from the results file
+
+A full run of everything writes BENCHMARKS.md and bench/results.json; --quick,
+--only and --no-profile write .bench/BENCHMARKS.<quick|partial>.md and
+.bench/results.<quick|partial>.json instead.
+  -h, --help     this help`;
+
+const ROOT = new URL("../", import.meta.url);
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: {
+        quick: { type: "boolean" },
+        only: { type: "string" },
+        "no-profile": { type: "boolean" },
+        report: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const quick = values.quick === true;
+  // Only a full run of everything replaces the committed report; the others write to .bench/.
+  const partial = values.only !== undefined || values["no-profile"] === true;
+  const suffix = quick ? "quick" : partial ? "partial" : "";
+  const resultsPath = suffix ? `.bench/results.${suffix}.json` : "bench/results.json";
+  const resultsFile = new URL(resultsPath, ROOT);
+  const reportFile = new URL(suffix ? `.bench/BENCHMARKS.${suffix}.md` : "BENCHMARKS.md", ROOT);
+  if (values.report) {
+    const results = JSON.parse(Deno.readTextFileSync(resultsFile)) as Results;
+    await writeReport(results, reportFile);
+    console.log(`wrote ${reportFile.pathname}`);
+    return 0;
+  }
+  const only = values.only?.split(",").map((s) => s.trim()) as Scenario[] | undefined;
+  for (const s of only ?? []) {
+    if (!SCENARIOS.includes(s)) {
+      console.error(`unknown scenario ${s}\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  const want = (s: Scenario) =>
+    (only === undefined || only.includes(s)) && !(s === "profile" && values["no-profile"]);
+  const plan = quick ? QUICK : FULL;
+  const t0 = performance.now();
+  const ctx: Context = {
+    quick,
+    deadline: t0 + plan.budgetMs,
+    notes: [],
+    log: (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${line}`),
+  };
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      command: ["deno task bench", ...Deno.args].join(" "),
+      mode: quick ? "quick" : "full",
+      machine: await machineInfo(),
+      seconds: 0,
+      resultsFile: resultsPath,
+      loadAverageStart: loadAverage(),
+      loadAverageEnd: 0,
+      plan,
+    },
+    fanout: [],
+    manyTopics: [],
+    rpc: [],
+    queue: [],
+    idle: [],
+    profiles: [],
+    targets: [],
+    notes: ctx.notes,
+  };
+  const stopOnSignal = () => {
+    console.error("interrupted: stopping every process started");
+    void killAll().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", stopOnSignal);
+  Deno.addSignalListener("SIGTERM", stopOnSignal);
+  try {
+    await run(ctx, plan, want, results);
+  } finally {
+    await killAll();
+    Deno.removeSignalListener("SIGINT", stopOnSignal);
+    Deno.removeSignalListener("SIGTERM", stopOnSignal);
+  }
+  results.meta.seconds = Math.round((performance.now() - t0) / 1000);
+  results.meta.loadAverageEnd = loadAverage();
+  results.targets = verdicts(results);
+  Deno.mkdirSync(new URL(".", resultsFile), { recursive: true });
+  Deno.writeTextFileSync(resultsFile, JSON.stringify(results, null, 2) + "\n");
+  await writeReport(results, reportFile);
+  ctx.log(`wrote ${reportFile.pathname} and ${resultsFile.pathname} (${results.meta.seconds} s)`);
+  return 0;
+}
+
+/** Runs `fn` as one step: errors become notes, so one failing server does not end the run. */
+async function step<T>(ctx: Context, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  ctx.log(name);
+  try {
+    return await fn();
+  } catch (e) {
+    const msg = `${name}: ${e instanceof Error ? e.message : String(e)}`;
+    ctx.notes.push(msg);
+    ctx.log(`FAILED ${msg}`);
+    return undefined;
+  }
+}
+
+/** Runs `fn` with a server, always stopping it. */
+async function withServer<T>(start: () => Promise<Server>, fn: (s: Server) => Promise<T>): Promise<T> {
+  const server = await start();
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function run(
+  ctx: Context,
+  plan: Plan,
+  want: (s: Scenario) => boolean,
+  results: Results,
+): Promise<void> {
+  const ns = plan.fanoutNs;
+  if (want("fanout")) {
+    for (
+      const [name, start] of [
+        ["Tuerca", () => startTuerca()],
+        ["bare Deno.serve", () => startBare()],
+        ["Mosquitto", () => startMosquitto()],
+        ["Deno.listen + own framing (experiment)", () => startRawWs()],
+      ] as const
+    ) {
+      const rows = await step(
+        ctx,
+        `fan-out: ${name}`,
+        () => withServer(start, (s) => fanout(ctx, s, ns, plan.fanout)),
+      );
+      results.fanout.push(...rows ?? []);
+    }
+  }
+  // RabbitMQ: a private node for fan-out over Web-STOMP and for the queue.
+  if ((want("fanout") || want("queue")) && timeLeft(ctx) > 60_000) {
+    let rabbit: Rabbit | undefined;
+    try {
+      rabbit = await step(ctx, "starting a private RabbitMQ node", () => startRabbit());
+      if (rabbit !== undefined) {
+        ctx.log(`  RabbitMQ up in ${rabbit.startSeconds.toFixed(1)} s`);
+        const r = rabbit;
+        if (want("fanout")) {
+          const rows = await step(
+            ctx,
+            "fan-out: RabbitMQ Web-STOMP",
+            () => fanout(ctx, r, ns, plan.fanout, plan.rabbitFanoutBudgetMs),
+          );
+          results.fanout.push(...rows ?? []);
+        }
+        if (want("queue") && timeLeft(ctx) > 30_000) {
+          results.queue.push(...(await step(ctx, "queue", () => queueScenario(ctx, plan, r))) ?? []);
+        }
+      }
+    } finally {
+      await rabbit?.stop();
+    }
+  } else if (want("fanout") || want("queue")) {
+    ctx.notes.push("RabbitMQ scenarios skipped: out of time");
+  }
+  if (want("topics") && timeLeft(ctx) > 30_000) {
+    const row = await step(
+      ctx,
+      "many topics: Tuerca",
+      () =>
+        withServer(
+          () => startTuerca(),
+          (s) =>
+            manyTopics(ctx, s, plan.manyTopicsSessions, { ...plan.fanout, measureMs: plan.manyTopicsMs }),
+        ),
+    );
+    if (row) results.manyTopics.push(row);
+  }
+  if (want("rpc") && timeLeft(ctx) > 30_000) {
+    const runs = [
+      ["Tuerca, network callee", () => startTuerca(), "network", "bench.echo", undefined],
+      [
+        "Tuerca, in-process callee (areaCuadrado)",
+        () => startTuerca(),
+        "none",
+        "push.tutorial.areaCuadrado",
+        "[3,4]",
+      ],
+      ["bare Deno.serve echo", () => startBare(), "none", "bench.echo", undefined],
+    ] as const;
+    for (const [label, start, callee, procedure, args] of runs) {
+      const rows = await step(
+        ctx,
+        `RPC: ${label}`,
+        () =>
+          withServer(
+            start,
+            (s) =>
+              rpc(
+                ctx,
+                s,
+                label,
+                callee,
+                procedure,
+                args,
+                plan.rpcKs,
+                plan.rpcMs,
+                plan.rpcTrials,
+                plan.fanout.quietWaitMs,
+              ),
+          ),
+      );
+      results.rpc.push(...rows ?? []);
+    }
+  }
+  if (want("idle") && timeLeft(ctx) > 30_000) {
+    for (
+      const [name, start] of [
+        ["Tuerca", () => startTuerca()],
+        ["bare Deno.serve", () => startBare()],
+        ["Deno.listen + own framing (experiment)", () => startRawWs()],
+      ] as const
+    ) {
+      const rows = await step(
+        ctx,
+        `idle: ${name}`,
+        () => withServer(start, (s) => idle(ctx, s, plan.idleNs)),
+      );
+      results.idle.push(...rows ?? []);
+    }
+  }
+  if (want("profile") && plan.profileN > 0 && timeLeft(ctx) > 40_000) {
+    for (const [id, start] of [["tuerca", startTuerca], ["bare", startBare]] as const) {
+      if (timeLeft(ctx) < 25_000) break;
+      const p = await step(ctx, `profile: ${id} fan-out`, () => profileFanout(ctx, id, start, plan.profileN));
+      if (p) results.profiles.push(p);
+    }
+    if (timeLeft(ctx) > 20_000) {
+      const p = await step(ctx, "profile: tuerca RPC", () => profileRpc(ctx));
+      if (p) results.profiles.push(p);
+    }
+  }
+}
+
+/** A profiled server: a fresh cpuprofile file name and the flags that write it. */
+function profiled(name: string): { path: string; flags: string[] } {
+  const dir = new URL(".bench/prof/", ROOT);
+  Deno.mkdirSync(dir, { recursive: true });
+  try {
+    Deno.removeSync(new URL(name, dir));
+  } catch {
+    // no earlier profile
+  }
+  return {
+    path: new URL(name, dir).pathname,
+    flags: ["--cpu-prof", `--cpu-prof-dir=${dir.pathname}`, `--cpu-prof-name=${name}`],
+  };
+}
+
+/** RPC (network callee, 100 in flight) on Tuerca run with --cpu-prof. */
+async function profileRpc(ctx: Context): Promise<Results["profiles"][number]> {
+  const name = "tuerca_rpc_100.cpuprofile";
+  const prof = profiled(name);
+  let rows: RpcRow[] = [];
+  let processCpuMs = 0;
+  await withServer(() => startTuerca({ name: "tuerca-profiled-rpc", denoFlags: prof.flags }), async (s) => {
+    rows = await rpc(
+      ctx,
+      s,
+      "Tuerca, network callee (profiled)",
+      "network",
+      "bench.echo",
+      undefined,
+      [100],
+      3000,
+      1,
+      0,
+    );
+    processCpuMs = (treeTicks(s.pids()) * 1000) / CLK_TCK;
+  });
+  return {
+    ...summariseProfile(prof.path, 20),
+    file: `.bench/prof/${name}`,
+    label: `Tuerca RPC, network callee, 100 in flight (${
+      rows[0]?.callsPerSec ?? "?"
+    } calls/s under the profiler)`,
+    seconds: rows[0]?.seconds,
+    processCpuMs,
+  };
+}
+
+/** Fan-out on a server run with --cpu-prof; the profile is written when it exits. */
+async function profileFanout(
+  ctx: Context,
+  id: string,
+  start: typeof startTuerca,
+  n: number,
+): Promise<Results["profiles"][number]> {
+  const dir = new URL(".bench/prof/", ROOT);
+  Deno.mkdirSync(dir, { recursive: true });
+  const name = `${id}_fanout_${n}.cpuprofile`;
+  try {
+    Deno.removeSync(new URL(name, dir));
+  } catch {
+    // no earlier profile
+  }
+  let rows: FanoutRow[] = [];
+  let processCpuMs = 0;
+  await withServer(
+    () =>
+      start({
+        name: `${id}-profiled`,
+        denoFlags: ["--cpu-prof", `--cpu-prof-dir=${dir.pathname}`, `--cpu-prof-name=${name}`],
+      }),
+    async (s) => {
+      rows = await fanout(ctx, s, [n], {
+        eventsPerRound: 50_000,
+        warmupMs: 1000,
+        measureMs: 3000,
+        trials: 1,
+        quietWaitMs: 1000,
+        pacedMessages: 0,
+        pacedBudgetMs: 0,
+        roundMs: 300,
+      });
+      processCpuMs = (treeTicks(s.pids()) * 1000) / CLK_TCK;
+    },
+  );
+  const summary = summariseProfile(new URL(name, dir).pathname, 20);
+  return {
+    ...summary,
+    file: `.bench/prof/${name}`,
+    label: `${id} fan-out to ${n} subscribers (${rows[0]?.eventsPerSec ?? "?"} events/s under the profiler)`,
+    events: rows[0]?.events,
+    seconds: rows[0]?.seconds,
+    processCpuMs,
+  };
+}
+
+/** Scenario 4: the Tuerca bridge, the bare STOMP consumer, and the bridge's library without WAMP. */
+async function queueScenario(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<QueueRow[]> {
+  const queue = "la_cola";
+  const cat = "bench.queue";
+  const sender = spawnGenerator("queue-sender");
+  const rows: QueueRow[] = [];
+  const args = [
+    queue,
+    cat,
+    plan.queueMessages,
+    plan.queueRate,
+    plan.queuePacedSeconds,
+    plan.fanout.quietWaitMs,
+  ] as const;
+  try {
+    await sender.request("amqpPrepare", { url: rabbit.amqpUrl, queue }, 30_000);
+    // Tuerca: its bridge consumes la_cola; one WAMP tab subscribes to the cat topic.
+    const tuerca = await step(ctx, "queue: Tuerca bridge", () =>
+      withServer(
+        () => startTuerca({ args: ["--stomp", rabbit.stompUrl, "--queue", queue], name: "tuerca-bridge" }),
+        async (s) => {
+          const tab = spawnGenerator("queue-tab");
+          try {
+            await tab.request(
+              "subscribe",
+              { endpoint: s.endpoint, count: 1, offset: 0, topics: [cat] },
+              30_000,
+            );
+            return await queueRun(ctx, rabbit, sender, {
+              id: "tuerca",
+              label: "Tuerca bridge → 1 WAMP tab",
+              receiver: tab,
+              pids: s.pids(),
+              stop: () => tab.kill(),
+            }, ...args);
+          } finally {
+            await tab.kill();
+          }
+        },
+      ));
+    if (tuerca) rows.push(tuerca);
+    for (
+      const [id, label, cmd, params] of [
+        [
+          "stomp",
+          "bare STOMP consumer (client-individual acks)",
+          "stompConsume",
+          { hostname: "127.0.0.1", port: rabbit.stompPort, queue, prefetch: 100 },
+        ],
+        [
+          "stompjs",
+          "@stomp/stompjs consumer (the bridge's library, no WAMP)",
+          "stompjsConsume",
+          { url: rabbit.stompUrl, queue, prefetch: 100 },
+        ],
+      ] as const
+    ) {
+      if (timeLeft(ctx) < 20_000) {
+        ctx.notes.push(`queue ${label} skipped: out of time`);
+        continue;
+      }
+      const row = await step(ctx, `queue: ${label}`, async () => {
+        await sender.request("amqpPrepare", { url: rabbit.amqpUrl, queue }, 30_000);
+        const consumer = spawnGenerator(`queue-${id}`);
+        try {
+          await consumer.request(cmd, params, 30_000);
+          return await queueRun(ctx, rabbit, sender, {
+            id,
+            label,
+            receiver: consumer,
+            pids: [consumer.pid],
+            stop: () => consumer.kill(),
+          }, ...args);
+        } finally {
+          await consumer.kill();
+        }
+      });
+      if (row) rows.push(row);
+    }
+  } finally {
+    await sender.kill();
+  }
+  return rows;
+}
+
+if (import.meta.main) Deno.exit(await main());
