@@ -7,25 +7,19 @@ import { chatApp } from "../chat.ts";
 import { WampError } from "../main.ts";
 import { areaCuadrado, pushApp } from "../push.ts";
 import { negotiate } from "../src/transport/subprotocol.ts";
-import { type AutobahnSession, connectV2, RawClient, waitUntil, within, withServer } from "./helpers.ts";
+import {
+  type AutobahnSession,
+  connectV2,
+  Events,
+  RawClient,
+  waitUntil,
+  within,
+  withServer,
+} from "./helpers.ts";
 
 const INVALID_ARGUMENT = "wamp.error.invalid_argument";
 const AREA = "push.tutorial.areaCuadrado";
 const CHAT = "chat.messages";
-
-/** Events of one autobahn subscription, in arrival order. */
-class Events {
-  readonly items: unknown[][] = [];
-
-  handler = (args: unknown[]): void => {
-    this.items.push(args);
-  };
-
-  async next(what: string): Promise<unknown[]> {
-    await waitUntil(() => this.items.length > 0, what);
-    return this.items.shift()!;
-  }
-}
 
 /** The plain (no subprotocol) WebSocket URL of a server: `ws://host:port/`. */
 function plainUrl(httpUrl: string): string {

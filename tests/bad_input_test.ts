@@ -15,6 +15,7 @@ import { WampV2Session } from "../src/session/v2.ts";
 import {
   type AutobahnSession,
   connectV2,
+  Events,
   RawClient,
   rawV2,
   type V2Client,
@@ -85,20 +86,6 @@ async function expectAbort(
   const closed = await client.closeEvent();
   assert.equal(closed.code, closeCode, `close code (reason ${JSON.stringify(closed.reason)})`);
   assert.deepEqual(client.frames, [], "nothing is sent after ABORT");
-}
-
-/** Queues the events of one autobahn subscription. */
-class Events {
-  readonly items: unknown[][] = [];
-
-  handler = (args: unknown[]): void => {
-    this.items.push(args);
-  };
-
-  async next(what: string): Promise<unknown[]> {
-    await waitUntil(() => this.items.length > 0, what);
-    return this.items.shift()!;
-  }
 }
 
 /** The other session: a call and a publish/receive round trip still work. */

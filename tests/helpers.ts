@@ -195,3 +195,19 @@ export async function withServer(
     await server.close();
   }
 }
+
+/** The events of one autobahn subscription, queued in arrival order. */
+export class Events {
+  readonly items: unknown[][] = [];
+
+  /** Pass this to `session.subscribe`. */
+  handler = (args: unknown[]): void => {
+    this.items.push(args);
+  };
+
+  /** The next event's args, waiting (boundedly) for one to arrive. */
+  async next(what: string): Promise<unknown[]> {
+    await waitUntil(() => this.items.length > 0, what);
+    return this.items.shift()!;
+  }
+}
