@@ -240,6 +240,8 @@ export class Dealer {
         }
       }
     }
+    this.#pendingOfCallee.delete(s);
+    this.#pendingOfCaller.delete(s);
   }
 
   /** Number of calls in flight. */
@@ -282,15 +284,12 @@ export class Dealer {
     ofCallee.add(p);
   }
 
+  // A session's two indexes live as long as the session (removeSession drops them):
+  // emptying and re-creating them on every call was pure churn for a caller with one
+  // call in flight at a time.
   #untrack(p: PendingCall): void {
     this.#pending.delete(p.invocation);
-    const ofCaller = this.#pendingOfCaller.get(p.caller);
-    if (ofCaller !== undefined && ofCaller.delete(p.request) && ofCaller.size === 0) {
-      this.#pendingOfCaller.delete(p.caller);
-    }
-    const ofCallee = this.#pendingOfCallee.get(p.callee);
-    if (ofCallee !== undefined && ofCallee.delete(p) && ofCallee.size === 0) {
-      this.#pendingOfCallee.delete(p.callee);
-    }
+    this.#pendingOfCaller.get(p.caller)?.delete(p.request);
+    this.#pendingOfCallee.get(p.callee)?.delete(p);
   }
 }
