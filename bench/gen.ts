@@ -317,6 +317,7 @@ function onCallReply(op: number, buf: Uint8Array, s: number, e: number): void {
 interface AmqpChannel {
   assertQueue(q: string, o: Record<string, unknown>): Promise<unknown>;
   purgeQueue(q: string): Promise<unknown>;
+  checkQueue(q: string): Promise<{ messageCount: number; consumerCount: number }>;
   sendToQueue(q: string, content: Buffer, o: Record<string, unknown>): boolean;
   once(event: string, fn: () => void): void;
   on(event: string, fn: (e: unknown) => void): void;
@@ -706,18 +707,21 @@ await serveCommands({
     return { startUs, endUs, sent: n };
   },
 
+  /** Connects and subscribes; answers `startUs`, the time it was asked to (before connecting). */
   async stompConsume(req) {
+    const startUs = nowUs();
     await stompTcpConsume(
       req.hostname as string,
       req.port as number,
       req.queue as string,
       (req.prefetch as number | undefined) ?? 100,
     );
-    return {};
+    return { startUs };
   },
 
   /** The same consumer through @stomp/stompjs and the bridge's TCP adapter (no WAMP). */
   async stompjsConsume(req) {
+    const startUs = nowUs();
     const { stompClient } = await import("../src/bridge/stomp_client.ts");
     const { parseStompUrl } = await import("../src/bridge/stomp_url.ts");
     const subscribed = Promise.withResolvers<void>();
@@ -753,7 +757,40 @@ await serveCommands({
       subscribed.promise,
       new Promise((_, reject) => timer = setTimeout(() => reject(new Error("stompjs: no receipt")), 10_000)),
     ]).finally(() => clearTimeout(timer));
+    return { startUs };
+  },
+
+  /**
+   * Stops consuming (closes the STOMP connection: RabbitMQ requeues what was not
+   * acked); `stompConsume` / `stompjsConsume` start again.
+   */
+  async consumeStop() {
+    const conn = stompConn;
+    stompConn = null;
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+    const client = stompjsClient;
+    stompjsClient = null;
+    await client?.deactivate();
     return {};
+  },
+
+  /** Waits (at most `timeoutMs`) until `queue` holds at least `count` ready messages. */
+  async amqpAwaitDepth(req) {
+    const until = performance.now() + ((req.timeoutMs as number | undefined) ?? 30_000);
+    return await amqp(req.url as string, async (ch) => {
+      let depth = 0;
+      // Bounded by the deadline.
+      while (true) {
+        depth = (await ch.checkQueue(req.queue as string)).messageCount;
+        if (depth >= (req.count as number) || performance.now() > until) break;
+        await sleep(50);
+      }
+      return { depth, reached: depth >= (req.count as number) };
+    });
   },
 
   exit() {

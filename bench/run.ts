@@ -530,23 +530,32 @@ async function queueScenario(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<
   ] as const;
   try {
     await sender.request("amqpPrepare", { url: rabbit.amqpUrl, queue }, 30_000);
-    // Tuerca: its bridge consumes la_cola; one WAMP tab subscribes to the cat topic.
+    // Tuerca: one WAMP tab subscribes to the cat topic, then its bridge (started
+    // on request, so that it can be paused) consumes la_cola.
     const tuerca = await step(ctx, "queue: Tuerca bridge", () =>
       withServer(
-        () => startTuerca({ args: ["--stomp", rabbit.stompUrl, "--queue", queue], name: "tuerca-bridge" }),
+        () =>
+          startTuerca({
+            args: ["--stomp", rabbit.stompUrl, "--queue", queue, "--bridge-deferred"],
+            name: "tuerca-bridge",
+          }),
         async (s) => {
           const tab = spawnGenerator("queue-tab");
+          const bridgeStart = async () => (await s.request!("bridgeStart", {}, 30_000)).startUs as number;
           try {
             await tab.request(
               "subscribe",
               { endpoint: s.endpoint, count: 1, offset: 0, topics: [cat] },
               30_000,
             );
+            await bridgeStart();
             return await queueRun(ctx, rabbit, sender, {
               id: "tuerca",
               label: "Tuerca bridge → 1 WAMP tab",
               receiver: tab,
               pids: s.pids(),
+              pause: async () => void await s.request!("bridgeStop", {}, 30_000),
+              resume: bridgeStart,
               stop: () => tab.kill(),
             }, ...args);
           } finally {
@@ -585,6 +594,8 @@ async function queueScenario(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<
             label,
             receiver: consumer,
             pids: [consumer.pid],
+            pause: async () => void await consumer.request("consumeStop", {}, 30_000),
+            resume: async () => (await consumer.request(cmd, params, 30_000)).startUs as number,
             stop: () => consumer.kill(),
           }, ...args);
         } finally {

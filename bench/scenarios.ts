@@ -720,6 +720,19 @@ export interface QueueRow {
   cpu: Record<string, number>;
   /** Consumer CPU time per message while draining, µs. */
   consumerCpuUsPerMessage: number;
+  /**
+   * Pre-filled drain: `messages` put on the queue while the consumer was not
+   * consuming, then drained with no producer competing; messages received.
+   */
+  prefilledReceived?: number;
+  /** Pre-filled drain: seconds from the start of consumption (connect and subscribe) to the last receive. */
+  prefilledSeconds?: number;
+  /** Pre-filled drain: messages ÷ {@link QueueRow.prefilledSeconds}. */
+  prefilledMessagesPerSec?: number;
+  /** Pre-filled drain: CPU use over it (percent of one core per group). */
+  prefilledCpu?: Record<string, number>;
+  /** Pre-filled drain: consumer CPU time per message, µs. */
+  prefilledConsumerCpuUsPerMessage?: number;
 }
 
 /** What consumes the queue in one row of scenario 4. */
@@ -730,10 +743,19 @@ export interface QueueConsumer {
   receiver: Child;
   /** Processes whose CPU counts as the consumer's (Tuerca's server, or the bare consumer). */
   pids: number[];
+  /** Stops consuming (unacked messages go back to the queue). */
+  pause(): Promise<void>;
+  /** Starts consuming again; resolves once subscribed, with the time (µs, {@link nowUs} clock) it was asked to. */
+  resume(): Promise<number>;
   stop(): Promise<void>;
 }
 
-/** Scenario 4 for one consumer: a drain of `messages`, then `seconds` at `rate` per second. */
+/**
+ * Scenario 4 for one consumer: a drain of `messages` while they are sent, then
+ * `seconds` at `rate` per second, then a pre-filled drain: with the consumer
+ * paused, `messages` are put on the queue, and then consumed with no producer
+ * competing for the cores.
+ */
 export async function queueRun(
   ctx: Context,
   rabbit: Rabbit,
@@ -769,6 +791,7 @@ export async function queueRun(
   const pacedCount = Math.round(rate * pacedSeconds);
   await awaitQuiet(quietWaitMs);
   const paced = await phase(pacedCount, rate, 1);
+  const prefilled = await prefilledDrain(ctx, rabbit, sender, consumer, queue, cat, messages, quietWaitMs);
   const row: QueueRow = {
     consumer: consumer.id,
     label: consumer.label,
@@ -783,6 +806,7 @@ export async function queueRun(
     pacedLatencyMs: paced.latency,
     cpu,
     consumerCpuUsPerMessage: cpuUsPer(cpu, "consumer", drain.received),
+    ...prefilled,
   };
   if (drain.received < messages || paced.received < pacedCount) {
     ctx.notes.push(
@@ -790,9 +814,64 @@ export async function queueRun(
     );
   }
   ctx.log(
-    `  ${consumer.label}: ${row.messagesPerSec} msg/s, p99 at ${rate}/s ${row.pacedLatencyMs.p99} ms`,
+    `  ${consumer.label}: ${row.messagesPerSec} msg/s, p99 at ${rate}/s ${row.pacedLatencyMs.p99} ms, ` +
+      `pre-filled ${row.prefilledMessagesPerSec ?? "–"} msg/s`,
   );
   return row;
+}
+
+/** The pre-filled drain of {@link queueRun}; leaves the consumer consuming. Failures become a note. */
+async function prefilledDrain(
+  ctx: Context,
+  rabbit: Rabbit,
+  sender: Child,
+  consumer: QueueConsumer,
+  queue: string,
+  cat: string,
+  messages: number,
+  quietWaitMs: number,
+): Promise<Partial<QueueRow>> {
+  const url = rabbit.amqpUrl;
+  const recv = consumer.receiver;
+  let paused = false;
+  try {
+    await consumer.pause();
+    paused = true;
+    await sender.request("amqpSend", { url, queue, cat, count: messages, rate: 0 }, 120_000);
+    const depth = await sender.request(
+      "amqpAwaitDepth",
+      { url, queue, count: messages, timeoutMs: 30_000 },
+      40_000,
+    );
+    if (depth.reached !== true) {
+      ctx.notes.push(`queue ${consumer.label}: pre-filled only ${depth.depth}/${messages}`);
+    }
+    // RabbitMQ may still be writing the persistent messages; let it finish.
+    await awaitQuiet(Math.max(quietWaitMs, 3000));
+    await recv.request("reset", { sampleEvery: Math.max(1, Math.round(messages / 20_000)) });
+    const meters = new Meters({ consumer: consumer.pids, rabbitmq: rabbit.pids(), sender: [sender.pid] });
+    const w = recv.request("wait", { total: messages, timeoutMs: 60_000 }, 70_000);
+    const startUs = await consumer.resume();
+    paused = false;
+    const r = await w;
+    const cpu = meters.read();
+    const received = r.count as number;
+    const seconds = ((r.lastRecvUs as number) - startUs) / 1e6;
+    if (received < messages) {
+      ctx.notes.push(`queue ${consumer.label}: pre-filled drain received ${received}/${messages}`);
+    }
+    return {
+      prefilledReceived: received,
+      prefilledSeconds: Math.round(seconds * 1000) / 1000,
+      prefilledMessagesPerSec: seconds > 0 ? Math.round(received / seconds) : undefined,
+      prefilledCpu: cpu,
+      prefilledConsumerCpuUsPerMessage: cpuUsPer(cpu, "consumer", received),
+    };
+  } catch (e) {
+    ctx.notes.push(`queue ${consumer.label}: pre-filled drain failed: ${e instanceof Error ? e.message : e}`);
+    if (paused) await consumer.resume().catch(() => {});
+    return {};
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -109,6 +109,14 @@ export function verdicts(r: Results): Verdict[] {
     ),
   );
   out.push(
+    ratioVerdict(
+      "queue (pre-filled drain): Tuerca ÷ bare STOMP consumer",
+      qt?.prefilledMessagesPerSec,
+      qb?.prefilledMessagesPerSec,
+      0.8,
+    ),
+  );
+  out.push(
     maxVerdict(`queue: p99 send→receive at ${qt?.pacedRate ?? 1000} msg/s`, qt?.pacedLatencyMs.p99, 20, "ms"),
   );
   return out;
@@ -206,7 +214,9 @@ export function renderReport(r: Results, analysis: string | null): string {
       "- **RPC**: one caller keeps K calls in flight on one connection; the callee is a generator (YIELD of the " +
       "same arguments), or the server's own `areaCuadrado`; the bare baseline echoes each CALL frame.",
       "- **Queue**: amqplib puts persistent messages (header `cat`) on `la_cola` of a private RabbitMQ node, as fast " +
-      "as it can (drain rate: messages ÷ first send→last receive) and then at a fixed rate for latency. Consumers: " +
+      "as it can (drain rate: messages ÷ first send→last receive) and then at a fixed rate for latency; then, " +
+      "with the consumer stopped, the same number again, drained once all are on the queue (pre-filled drain: " +
+      "messages ÷ start of consumption→last receive). Consumers: " +
       "Tuerca's bridge (STOMP over TCP, prefetch 100) → one WAMP tab; a bare STOMP consumer over TCP with " +
       "client-individual acks (prefetch 100); and @stomp/stompjs with the bridge's TCP adapter, without WAMP.",
       "- **Idle cost**: RSS of the server after N sessions each subscribed to one topic, minus RSS before, after a " +
@@ -379,7 +389,40 @@ export function renderReport(r: Results, analysis: string | null): string {
     "For Tuerca the consumer CPU is the server's (bridge, router and the tab's socket); the tab's generator is not " +
       "counted. The drain rate includes RabbitMQ's own work on persistent messages, the same for every consumer.",
     "",
+    "**Pre-filled drain**: the same number of persistent messages put on the queue while the consumer is not " +
+      "consuming (for Tuerca the WAMP tab is subscribed and the bridge stopped), then drained with no producer " +
+      "competing for the cores; messages/s from the start of consumption (connect and subscribe included) to " +
+      "the last receive.",
+    "",
   );
+  out.push(table(
+    [
+      "consumer",
+      "messages",
+      "messages/s",
+      "÷ bare STOMP",
+      "consumer CPU %",
+      "consumer CPU µs per message",
+      "RabbitMQ CPU %",
+      "others CPU %",
+    ],
+    r.queue.map((x) => {
+      const bare = r.queue.find((b) => b.consumer === "stomp")?.prefilledMessagesPerSec;
+      const mps = x.prefilledMessagesPerSec;
+      const got = x.prefilledReceived;
+      return [
+        x.label,
+        got === undefined ? "–" : fmt(got) + (got < x.messages ? ` of ${fmt(x.messages)}` : ""),
+        mps === undefined ? "not measured" : fmt(mps),
+        bare && mps ? `${(mps / bare).toFixed(2)}×` : "",
+        x.prefilledCpu ? fmt(x.prefilledCpu.consumer) : "–",
+        x.prefilledConsumerCpuUsPerMessage === undefined ? "–" : fmt(x.prefilledConsumerCpuUsPerMessage, 1),
+        x.prefilledCpu ? fmt(x.prefilledCpu.rabbitmq) : "–",
+        x.prefilledCpu ? fmt(x.prefilledCpu.other) : "–",
+      ];
+    }),
+  ));
+  out.push("");
 
   out.push("## 5. Idle cost: memory per connected, subscribed session", "");
   out.push(table(

@@ -28,6 +28,12 @@ export interface Server {
   pids(): number[];
   /** For the Deno servers: collect garbage and report memory. */
   mem?(): Promise<Deno.MemoryUsage>;
+  /** For the Deno servers: sends one of the server's own control commands. */
+  request?(
+    cmd: string,
+    params?: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Stops the server (and waits for it). */
   stop(): Promise<void>;
 }
@@ -72,6 +78,7 @@ async function startDeno(
         const r = await child.request("mem", {}, 30_000);
         return r.mem as Deno.MemoryUsage;
       },
+      request: (cmd, params, timeoutMs) => child.request(cmd, params, timeoutMs),
       async stop() {
         // `exit` leaves at once (and writes a --cpu-prof profile); kill if it does not.
         await child.request("exit", {}, 5_000).catch(() => {});
