@@ -22,7 +22,7 @@ import {
   WampError,
 } from "./main.ts";
 import { QueueBridge, type QueueBridgeOptions } from "./src/bridge/queue_bridge.ts";
-import { DEFAULT_STOMP_URL, parseStompUrl } from "./src/bridge/stomp_url.ts";
+import { DEFAULT_STOMP_URL, isQueueName, parseStompUrl } from "./src/bridge/stomp_url.ts";
 import { ErrorUri } from "./src/protocol/constants.ts";
 
 /** The topic the push page publishes to and shows. */
@@ -133,7 +133,7 @@ export function pushConfigFromArgs(
     throw new UsageError(`--stomp: ${(e as Error).message}`);
   }
   const queue = (values.queue as string | undefined) ?? env("QUEUE") ?? "la_cola";
-  if (!/^[\w.:-]{1,200}$/.test(queue)) throw new UsageError(`invalid queue name ${JSON.stringify(queue)}`);
+  if (!isQueueName(queue)) throw new UsageError(`invalid queue name ${JSON.stringify(queue)}`);
   const prefetchText = (values.prefetch as string | undefined) ?? "100";
   const prefetch = Number(prefetchText);
   if (!/^[0-9]+$/.test(prefetchText) || prefetch < 1 || prefetch > 65535) {

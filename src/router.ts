@@ -58,11 +58,6 @@ export class Router {
     return this.#realms.get(name);
   }
 
-  /** The names of all realms. */
-  get realmNames(): string[] {
-    return [...this.#realms.keys()];
-  }
-
   /** A fresh random session id, unique among live sessions. Release it with {@link releaseSessionId}. */
   newSessionId(): number {
     let id = randomId();

@@ -15,7 +15,7 @@
 
 import { parseArgs } from "node:util";
 import { stompClient } from "../src/bridge/stomp_client.ts";
-import { DEFAULT_STOMP_URL, parseStompUrl, type StompTarget } from "../src/bridge/stomp_url.ts";
+import { DEFAULT_STOMP_URL, isQueueName, parseStompUrl, type StompTarget } from "../src/bridge/stomp_url.ts";
 
 const USAGE = `Usage: deno run -A tools/send.ts [options] <cat> <message>
 
@@ -77,7 +77,7 @@ function parse(args: string[]): SendJob | "help" {
     throw new UsageError(`--stomp: ${(e as Error).message}`);
   }
   const queue = values.queue ?? Deno.env.get("QUEUE") ?? "la_cola";
-  if (!/^[\w.:-]{1,200}$/.test(queue)) throw new UsageError(`invalid queue name ${JSON.stringify(queue)}`);
+  if (!isQueueName(queue)) throw new UsageError(`invalid queue name ${JSON.stringify(queue)}`);
   const count = wholeNumber(values.count ?? "1", "--count", 1, 1_000_000);
   const timeoutMs = wholeNumber(values.timeout ?? "10", "--timeout", 1, 3600) * 1000;
   const headers: Record<string, string> = {};

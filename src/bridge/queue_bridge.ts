@@ -24,7 +24,7 @@
 
 import type { Client, IFrame, IMessage, StompSubscription } from "@stomp/stompjs";
 import type { Dict } from "../protocol/messages.ts";
-import { isReservedUri, isValidUri } from "../protocol/uri.ts";
+import { isUsableUri } from "../protocol/uri.ts";
 import type { Router } from "../router.ts";
 import { LocalSession } from "../session/local.ts";
 import { parseStompUrl, type StompTarget } from "./stomp_url.ts";
@@ -263,7 +263,7 @@ export class QueueBridge {
   #route(message: IMessage): string | null {
     const cat = message.headers.cat;
     if (cat === undefined) return "no cat header";
-    if (!isValidUri(cat) || isReservedUri(cat)) {
+    if (!isUsableUri(cat, false)) {
       return `cat ${JSON.stringify(cat.slice(0, 100))} is not a valid WAMP topic URI`;
     }
     const size = message.binaryBody.byteLength;

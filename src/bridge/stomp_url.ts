@@ -74,3 +74,8 @@ export function parseStompUrl(text: string): StompTarget {
   }`;
   return { kind: tcp ? "tcp" : "websocket", hostname, port, tls, endpoint, login, passcode, vhost, display };
 }
+
+/** Whether `name` is a queue name the tools accept: word characters, `.`, `:` and `-`, 1 to 200 of them. */
+export function isQueueName(name: string): boolean {
+  return /^[\w.:-]{1,200}$/.test(name);
+}

@@ -7,6 +7,9 @@
  * @module
  */
 
+import { ErrorUri } from "./constants.ts";
+import { WampError } from "./errors.ts";
+
 const LOOSE = /^[^\s.#]+(?:\.[^\s.#]+)*$/u;
 
 /** The longest URI we accept; longer ones are refused as invalid. */
@@ -29,4 +32,24 @@ export function isValidUri(uri: string): boolean {
 /** Whether `uri` is in the router's reserved `wamp.` namespace. */
 export function isReservedUri(uri: string): boolean {
   return uri.startsWith("wamp.");
+}
+
+/** Whether a client may use `uri`: valid, and outside `wamp.` unless `mayBeReserved`. */
+export function isUsableUri(uri: string, mayBeReserved: boolean): boolean {
+  return isValidUri(uri) && (mayBeReserved || !isReservedUri(uri));
+}
+
+/**
+ * Checks a URI a client wants to use.
+ * @param what what the URI names, for the error text ("topic", "procedure")
+ * @param mayBeReserved true where clients may name `wamp.` URIs (subscribe, call)
+ * @throws {WampError} `wamp.error.invalid_uri`
+ */
+export function checkUri(uri: string, what: string, mayBeReserved: boolean): void {
+  if (!isValidUri(uri)) {
+    throw new WampError(ErrorUri.INVALID_URI, [`invalid ${what} URI ${JSON.stringify(uri.slice(0, 100))}`]);
+  }
+  if (!mayBeReserved && isReservedUri(uri)) {
+    throw new WampError(ErrorUri.INVALID_URI, [`${what} URI ${uri} is in the reserved wamp. namespace`]);
+  }
 }

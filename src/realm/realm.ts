@@ -15,7 +15,7 @@ export class Realm {
   readonly broker: Broker = new Broker();
   /** Routed RPC. */
   readonly dealer: Dealer = new Dealer();
-  #sessions = new Map<number, Participant>();
+  #sessions = new Set<Participant>();
 
   /**
    * Creates an empty realm with its own broker and dealer.
@@ -25,20 +25,14 @@ export class Realm {
 
   /** Adds a session that completed its handshake. */
   join(s: Participant): void {
-    this.#sessions.set(s.id, s);
+    this.#sessions.add(s);
   }
 
   /** Removes a session and everything it held: subscriptions, registrations, calls. */
   leave(s: Participant): void {
-    if (this.#sessions.get(s.id) !== s) return;
-    this.#sessions.delete(s.id);
+    if (!this.#sessions.delete(s)) return;
     this.broker.removeSession(s);
     this.dealer.removeSession(s);
-  }
-
-  /** The session with this id, if it is in this realm. */
-  session(id: number): Participant | undefined {
-    return this.#sessions.get(id);
   }
 
   /** How many sessions are in the realm. */

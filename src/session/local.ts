@@ -11,7 +11,7 @@ import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import { IdSequence } from "../protocol/ids.ts";
 import type { Dict, Event, RouterMessage } from "../protocol/messages.ts";
-import { isReservedUri, isValidUri } from "../protocol/uri.ts";
+import { checkUri } from "../protocol/uri.ts";
 import type { Participant } from "../realm/participant.ts";
 import type { Realm } from "../realm/realm.ts";
 import type { Router } from "../router.ts";
@@ -132,7 +132,7 @@ export class LocalSession implements Participant {
    */
   publish(topic: string, args: unknown[] = [], kwargs?: Dict, options: LocalPublishOptions = {}): number {
     this.#open();
-    checkUri(topic, false);
+    checkUri(topic, "topic", false);
     const wire: Dict = { exclude_me: options.excludeMe ?? true };
     if (options.exclude) wire.exclude = options.exclude;
     if (options.eligible) wire.eligible = options.eligible;
@@ -142,7 +142,7 @@ export class LocalSession implements Participant {
   /** Subscribes `handler` to `topic`. Handlers run synchronously during the publish. */
   subscribe(topic: string, handler: EventHandler): LocalSubscription {
     this.#open();
-    checkUri(topic, true);
+    checkUri(topic, "topic", true);
     const sub = this.realm.broker.subscribe(this, topic);
     const list = this.#handlers.get(sub.id) ?? [];
     list.push(handler);
@@ -165,7 +165,7 @@ export class LocalSession implements Participant {
    */
   register(procedure: string, fn: Procedure): LocalRegistration {
     this.#open();
-    checkUri(procedure, false);
+    checkUri(procedure, "procedure", false);
     const reg = this.realm.dealer.register(this, procedure);
     this.#procedures.set(reg.id, fn);
     return {
@@ -182,7 +182,7 @@ export class LocalSession implements Participant {
   call(procedure: string, args: unknown[] = [], kwargs?: Dict): Promise<CallResult> {
     try {
       this.#open();
-      checkUri(procedure, true);
+      checkUri(procedure, "procedure", true);
       const request = this.#requests.next();
       const { promise, resolve, reject } = Promise.withResolvers<CallResult>();
       this.#calls.set(request, { resolve, reject });
@@ -267,11 +267,5 @@ export class LocalSession implements Participant {
 
   #open(): void {
     if (this.#closed) throw new WampError(ErrorUri.CANCELED, ["the local session is closed"]);
-  }
-}
-
-function checkUri(uri: string, mayBeReserved: boolean): void {
-  if (!isValidUri(uri) || (!mayBeReserved && isReservedUri(uri))) {
-    throw new WampError(ErrorUri.INVALID_URI, [`invalid URI ${JSON.stringify(uri)}`]);
   }
 }

@@ -7,10 +7,9 @@
  */
 
 import type { Codec } from "../codec/codec.ts";
-import { ErrorUri } from "../protocol/constants.ts";
+import { MessageType as T } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
-import type { Event, RouterMessage } from "../protocol/messages.ts";
-import { isReservedUri, isValidUri } from "../protocol/uri.ts";
+import type { Event, RequestId, RouterMessage } from "../protocol/messages.ts";
 import type { Participant } from "../realm/participant.ts";
 import type { Realm } from "../realm/realm.ts";
 import type { Closable, Router } from "../router.ts";
@@ -121,17 +120,20 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   }
 
   /**
-   * Checks a URI a client wants to use.
-   * @param mayBeReserved true where clients may name `wamp.` URIs (subscribe, call)
-   * @throws {WampError} `wamp.error.invalid_uri`
+   * Answers a failed request with ERROR (CALLERROR in v1). Anything but a
+   * {@link WampError} is a bug and propagates.
    */
-  protected checkUri(uri: string, what: string, mayBeReserved: boolean): void {
-    if (!isValidUri(uri)) {
-      throw new WampError(ErrorUri.INVALID_URI, [`invalid ${what} URI ${JSON.stringify(uri.slice(0, 100))}`]);
-    }
-    if (!mayBeReserved && isReservedUri(uri)) {
-      throw new WampError(ErrorUri.INVALID_URI, [`${what} URI ${uri} is in the reserved wamp. namespace`]);
-    }
+  protected requestError(requestType: number, request: RequestId, e: unknown): void {
+    if (!(e instanceof WampError)) throw e;
+    this.send({
+      type: T.ERROR,
+      requestType,
+      request,
+      details: {},
+      error: e.uri,
+      args: e.args,
+      kwargs: e.kwargs,
+    });
   }
 }
 

@@ -17,9 +17,8 @@ import type { Frame } from "../codec/codec.ts";
 import { exceedsSize, frameBytes, ProtocolError } from "../codec/codec.ts";
 import { wampV1Json } from "../codec/v1_json.ts";
 import { MessageType as T, WsClose } from "../protocol/constants.ts";
-import { WampError } from "../protocol/errors.ts";
 import type { Call, ClientMessage } from "../protocol/messages.ts";
-import { isValidUri } from "../protocol/uri.ts";
+import { checkUri, isUsableUri } from "../protocol/uri.ts";
 import type { Router } from "../router.ts";
 import { NetworkSession } from "./network.ts";
 import type { Peer } from "./peer.ts";
@@ -102,26 +101,17 @@ export class WampV1Session extends NetworkSession {
     }
     try {
       const procedure = this.resolve(msg.procedure);
-      this.checkUri(procedure, "procedure", true);
+      checkUri(procedure, "procedure", true);
       dealer.call(this, { ...msg, procedure });
     } catch (e) {
-      if (!(e instanceof WampError)) throw e;
-      this.send({
-        type: T.ERROR,
-        requestType: T.CALL,
-        request: msg.request,
-        details: {},
-        error: e.uri,
-        args: e.args,
-        kwargs: e.kwargs,
-      });
+      this.requestError(T.CALL, msg.request, e);
     }
   }
 
   /** A topic URI, CURIE resolved and checked; an unusable one is a protocol error in v1. */
   #topic(uriOrCurie: string): string {
     const topic = this.resolve(uriOrCurie);
-    if (!isValidUri(topic) || topic.startsWith("wamp.")) {
+    if (!isUsableUri(topic, false)) {
       throw new ProtocolError(`invalid topic URI ${JSON.stringify(topic.slice(0, 80))}`);
     }
     return topic;

@@ -16,6 +16,7 @@ import type { Codec, Frame } from "../codec/codec.ts";
 import { exceedsSize, frameBytes, isDict, ProtocolError } from "../codec/codec.ts";
 import { CloseReason, ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
+import { checkUri } from "../protocol/uri.ts";
 import type {
   Call,
   ClientMessage,
@@ -23,7 +24,6 @@ import type {
   Hello,
   Publish,
   Register,
-  RequestId,
   Subscribe,
   Unregister,
   Unsubscribe,
@@ -207,29 +207,24 @@ export class WampV2Session extends NetworkSession {
   #publish(msg: Publish): void {
     const ack = msg.options.acknowledge === true;
     try {
-      this.checkUri(msg.topic, "topic", false);
+      checkUri(msg.topic, "topic", false);
       const publication = this.realm!.broker.publish(this, msg);
       if (ack) this.send({ type: T.PUBLISHED, request: msg.request, publication });
     } catch (e) {
       // Without `acknowledge` the publisher expects no answer at all, not even an error.
-      if (ack) this.#requestError(T.PUBLISH, msg.request, e);
+      if (ack) this.requestError(T.PUBLISH, msg.request, e);
       else if (!(e instanceof WampError)) throw e;
     }
   }
 
   #subscribe(msg: Subscribe): void {
     try {
-      this.checkUri(msg.topic, "topic", true);
-      const match = msg.options.match;
-      if (match !== undefined && match !== "exact") {
-        throw new WampError(ErrorUri.INVALID_ARGUMENT, [
-          `match policy ${JSON.stringify(match)} is not supported`,
-        ]);
-      }
+      checkUri(msg.topic, "topic", true);
+      exactMatchOnly(msg.options);
       const sub = this.realm!.broker.subscribe(this, msg.topic);
       this.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
     } catch (e) {
-      this.#requestError(T.SUBSCRIBE, msg.request, e);
+      this.requestError(T.SUBSCRIBE, msg.request, e);
     }
   }
 
@@ -237,7 +232,7 @@ export class WampV2Session extends NetworkSession {
     if (this.realm!.broker.unsubscribe(this, msg.subscription)) {
       this.send({ type: T.UNSUBSCRIBED, request: msg.request });
     } else {
-      this.#requestError(
+      this.requestError(
         T.UNSUBSCRIBE,
         msg.request,
         new WampError(ErrorUri.NO_SUCH_SUBSCRIPTION, [`no subscription ${msg.subscription} of this session`]),
@@ -251,22 +246,18 @@ export class WampV2Session extends NetworkSession {
       throw new ProtocolError(`CALL request id ${msg.request} is already in flight`);
     }
     try {
-      this.checkUri(msg.procedure, "procedure", true);
+      checkUri(msg.procedure, "procedure", true);
       dealer.call(this, msg);
     } catch (e) {
-      this.#requestError(T.CALL, msg.request, e);
+      this.requestError(T.CALL, msg.request, e);
     }
   }
 
   #register(msg: Register): void {
     try {
-      this.checkUri(msg.procedure, "procedure", false);
-      const { match, invoke } = msg.options;
-      if (match !== undefined && match !== "exact") {
-        throw new WampError(ErrorUri.INVALID_ARGUMENT, [
-          `match policy ${JSON.stringify(match)} is not supported`,
-        ]);
-      }
+      checkUri(msg.procedure, "procedure", false);
+      exactMatchOnly(msg.options);
+      const invoke = msg.options.invoke;
       if (invoke !== undefined && invoke !== "single") {
         throw new WampError(ErrorUri.INVALID_ARGUMENT, [
           `invocation policy ${JSON.stringify(invoke)} is not supported`,
@@ -275,7 +266,7 @@ export class WampV2Session extends NetworkSession {
       const reg = this.realm!.dealer.register(this, msg.procedure);
       this.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
     } catch (e) {
-      this.#requestError(T.REGISTER, msg.request, e);
+      this.requestError(T.REGISTER, msg.request, e);
     }
   }
 
@@ -284,22 +275,8 @@ export class WampV2Session extends NetworkSession {
       this.realm!.dealer.unregister(this, msg.registration);
       this.send({ type: T.UNREGISTERED, request: msg.request });
     } catch (e) {
-      this.#requestError(T.UNREGISTER, msg.request, e);
+      this.requestError(T.UNREGISTER, msg.request, e);
     }
-  }
-
-  /** Answers a failed request with ERROR; anything but a WampError is a bug and propagates. */
-  #requestError(requestType: number, request: RequestId, e: unknown): void {
-    if (!(e instanceof WampError)) throw e;
-    this.send({
-      type: T.ERROR,
-      requestType,
-      request,
-      details: {},
-      error: e.uri,
-      args: e.args,
-      kwargs: e.kwargs,
-    });
   }
 
   #violation(message: string): void {
@@ -318,6 +295,19 @@ export class WampV2Session extends NetworkSession {
         this.closeTransport(WsClose.POLICY_VIOLATION, `no HELLO within ${this.router.helloTimeoutMs} ms`);
       }
     }, this.router.helloTimeoutMs);
+  }
+}
+
+/**
+ * Pattern-based subscriptions and registrations are not implemented: asking for one
+ * gets `invalid_argument` rather than a silently exact match.
+ */
+function exactMatchOnly(options: Dict): void {
+  const match = options.match;
+  if (match !== undefined && match !== "exact") {
+    throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+      `match policy ${JSON.stringify(match)} is not supported`,
+    ]);
   }
 }
 
