@@ -19,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { killAll } from "./lib/child.ts";
+import { type Child, killAll } from "./lib/child.ts";
 import { CLK_TCK, loadAverage, machineInfo, treeTicks } from "./lib/procfs.ts";
 import { type Verdict, verdicts, writeReport } from "./lib/report.ts";
 import {
@@ -333,6 +333,10 @@ async function run(
         if (want("queue") && timeLeft(ctx) > 30_000) {
           results.queue.push(...(await step(ctx, "queue", () => queueScenario(ctx, plan, r))) ?? []);
         }
+        if (want("profile") && plan.profileN > 0 && want("queue") && timeLeft(ctx) > 60_000) {
+          const p = await step(ctx, "profile: tuerca queue", () => profileQueue(ctx, plan, r));
+          if (p) results.profiles.push(p);
+        }
       }
     } finally {
       await rabbit?.stop();
@@ -520,49 +524,17 @@ async function queueScenario(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<
   const cat = "bench.queue";
   const sender = spawnGenerator("queue-sender");
   const rows: QueueRow[] = [];
-  const args = [
+  const args: QueueArgs = [
     queue,
     cat,
     plan.queueMessages,
     plan.queueRate,
     plan.queuePacedSeconds,
     plan.fanout.quietWaitMs,
-  ] as const;
+  ];
   try {
     await sender.request("amqpPrepare", { url: rabbit.amqpUrl, queue }, 30_000);
-    // Tuerca: one WAMP tab subscribes to the cat topic, then its bridge (started
-    // on request, so that it can be paused) consumes la_cola.
-    const tuerca = await step(ctx, "queue: Tuerca bridge", () =>
-      withServer(
-        () =>
-          startTuerca({
-            args: ["--stomp", rabbit.stompUrl, "--queue", queue, "--bridge-deferred"],
-            name: "tuerca-bridge",
-          }),
-        async (s) => {
-          const tab = spawnGenerator("queue-tab");
-          const bridgeStart = async () => (await s.request!("bridgeStart", {}, 30_000)).startUs as number;
-          try {
-            await tab.request(
-              "subscribe",
-              { endpoint: s.endpoint, count: 1, offset: 0, topics: [cat] },
-              30_000,
-            );
-            await bridgeStart();
-            return await queueRun(ctx, rabbit, sender, {
-              id: "tuerca",
-              label: "Tuerca bridge → 1 WAMP tab",
-              receiver: tab,
-              pids: s.pids(),
-              pause: async () => void await s.request!("bridgeStop", {}, 30_000),
-              resume: bridgeStart,
-              stop: () => tab.kill(),
-            }, ...args);
-          } finally {
-            await tab.kill();
-          }
-        },
-      ));
+    const tuerca = await step(ctx, "queue: Tuerca bridge", () => tuercaQueue(ctx, rabbit, sender, args));
     if (tuerca) rows.push(tuerca);
     for (
       const [id, label, cmd, params] of [
@@ -608,6 +580,79 @@ async function queueScenario(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<
     await sender.kill();
   }
   return rows;
+}
+
+type QueueArgs = readonly [string, string, number, number, number, number];
+
+/**
+ * The Tuerca bridge's queue run: one WAMP tab subscribes to the cat topic, then the
+ * bridge (started on request, so that it can be paused) consumes the queue.
+ */
+function tuercaQueue(
+  ctx: Context,
+  rabbit: Rabbit,
+  sender: Child,
+  args: QueueArgs,
+  denoFlags: string[] = [],
+  name = "tuerca-bridge",
+): Promise<QueueRow> {
+  const [queue, cat] = args;
+  return withServer(
+    () =>
+      startTuerca({
+        args: ["--stomp", rabbit.stompUrl, "--queue", queue, "--bridge-deferred"],
+        name,
+        denoFlags,
+      }),
+    async (s) => {
+      const tab = spawnGenerator("queue-tab");
+      const bridgeStart = async () => (await s.request!("bridgeStart", {}, 30_000)).startUs as number;
+      try {
+        await tab.request("subscribe", { endpoint: s.endpoint, count: 1, offset: 0, topics: [cat] }, 30_000);
+        await bridgeStart();
+        return await queueRun(ctx, rabbit, sender, {
+          id: "tuerca",
+          label: "Tuerca bridge → 1 WAMP tab",
+          receiver: tab,
+          pids: s.pids(),
+          pause: async () => void await s.request!("bridgeStop", {}, 30_000),
+          resume: bridgeStart,
+          stop: () => tab.kill(),
+        }, ...args);
+      } finally {
+        await tab.kill();
+      }
+    },
+  );
+}
+
+/** The Tuerca bridge's queue run on a server run with --cpu-prof. */
+async function profileQueue(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<Results["profiles"][number]> {
+  const name = "tuerca_queue.cpuprofile";
+  const prof = profiled(name);
+  const sender = spawnGenerator("queue-sender-profiled");
+  let row: QueueRow | undefined;
+  try {
+    await sender.request("amqpPrepare", { url: rabbit.amqpUrl, queue: "la_cola" }, 30_000);
+    row = await tuercaQueue(
+      ctx,
+      rabbit,
+      sender,
+      ["la_cola", "bench.queue", plan.queueMessages, plan.queueRate, plan.queuePacedSeconds, 0],
+      prof.flags,
+      "tuerca-profiled-queue",
+    );
+  } finally {
+    await sender.kill();
+  }
+  return {
+    ...summariseProfile(prof.path, 20),
+    file: `.bench/prof/${name}`,
+    label: `Tuerca bridge → 1 WAMP tab, all three queue phases (${
+      row?.messagesPerSec ?? "?"
+    } msg/s concurrent, ${row?.prefilledMessagesPerSec ?? "?"} msg/s pre-filled, under the profiler)`,
+    seconds: row?.seconds,
+  };
 }
 
 if (import.meta.main) Deno.exit(await main());

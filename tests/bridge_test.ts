@@ -734,19 +734,65 @@ bridgeTest(
 // ---------------------------------------------------------------------------
 // h. No broker
 
-/** A TCP relay from 127.0.0.1:`port` to the broker's STOMP port ("the broker appears"). */
-function stompRelay(port: number): { close(): Promise<void> } {
+/** What a {@link stompRelay} may do with the STOMP frames it carries. */
+interface RelayTap {
+  /** Sees each frame the bridge sends to the broker. */
+  fromBridge?(frame: string): void;
+  /** Frames from the broker for which this is true are held back until `release()`. */
+  hold?(frame: string): boolean;
+}
+
+/** A relay from 127.0.0.1:`port` to the broker's STOMP port; with a tap it works frame by frame. */
+interface StompRelay {
+  /** Stops holding and forwards what was held, in order. */
+  release(): Promise<void>;
+  held: number;
+  close(): Promise<void>;
+}
+
+function stompRelay(port: number, tap?: RelayTap): StompRelay {
   const listener = Deno.listen({ hostname: "127.0.0.1", port });
   const conns = new Set<Deno.Conn>();
   const tasks: Promise<void>[] = [];
-  const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+  const held: { to: Deno.Conn; bytes: Uint8Array }[] = [];
+  let holding = tap?.hold !== undefined;
+  const writeAll = async (to: Deno.Conn, bytes: Uint8Array) => {
+    let off = 0;
+    while (off < bytes.length) off += await to.write(bytes.subarray(off));
+  };
+  // STOMP frames end with NUL; what precedes a frame's command may be heart-beat EOLs.
+  const frames = (pending: Uint8Array): [Uint8Array[], Uint8Array] => {
+    const out: Uint8Array[] = [];
+    let start = 0;
+    for (let i = pending.indexOf(0); i !== -1; i = pending.indexOf(0, start)) {
+      out.push(pending.slice(start, i + 1));
+      start = i + 1;
+    }
+    return [out, pending.slice(start)];
+  };
+  const pump = async (from: Deno.Conn, to: Deno.Conn, toBroker: boolean) => {
     const buf = new Uint8Array(16 * 1024);
+    const dec = new TextDecoder();
+    let pending: Uint8Array = new Uint8Array(0);
     try {
       while (true) {
         const n = await from.read(buf);
         if (n === null) break;
-        let off = 0;
-        while (off < n) off += await to.write(buf.subarray(off, n));
+        if (tap === undefined) {
+          await writeAll(to, buf.subarray(0, n));
+          continue;
+        }
+        const joined = new Uint8Array(pending.length + n);
+        joined.set(pending);
+        joined.set(buf.subarray(0, n), pending.length);
+        const [whole, rest] = frames(joined);
+        pending = rest;
+        for (const f of whole) {
+          const text = dec.decode(f).replace(/^[\r\n]+/, "");
+          if (toBroker) tap.fromBridge?.(text);
+          if (!toBroker && holding && tap.hold?.(text)) held.push({ to, bytes: f });
+          else await writeAll(to, f);
+        }
       }
     } catch {
       // either side closed
@@ -767,13 +813,20 @@ function stompRelay(port: number): { close(): Promise<void> } {
         const outbound = await Deno.connect({ hostname: "127.0.0.1", port: STOMP_PORT });
         conns.add(inbound);
         conns.add(outbound);
-        tasks.push(pump(inbound, outbound), pump(outbound, inbound));
+        tasks.push(pump(inbound, outbound, true), pump(outbound, inbound, false));
       }
     } catch {
       // listener closed
     }
   })();
   return {
+    get held() {
+      return held.length;
+    },
+    async release() {
+      holding = false;
+      for (const h of held.splice(0)) await writeAll(h.to, h.bytes);
+    },
     async close() {
       listener.close();
       await accepting;
@@ -789,6 +842,62 @@ function stompRelay(port: number): { close(): Promise<void> } {
     },
   };
 }
+
+/** A free loopback port (closed again; the caller listens on it). */
+function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
+}
+
+bridgeTest(
+  "bridge: a cumulative ACK never covers a reject whose copy RabbitMQ has not confirmed",
+  async () => {
+    const queue = uniqueQueue("ackorder");
+    const port = freePort();
+    const acks: string[] = [];
+    // Holds RabbitMQ's RECEIPT for the reject copy: until it arrives, the bad message must stay unacked,
+    // and with it everything delivered after it (an ACK in `client` mode covers all earlier deliveries).
+    const relay = stompRelay(port, {
+      fromBridge: (f) => {
+        if (f.startsWith("ACK\n")) acks.push(f);
+      },
+      hold: (f) => f.startsWith("RECEIPT\n") && /receipt-id:reject-/.test(f),
+    });
+    try {
+      await withBridge(queue, { url: `stomp://guest:guest@127.0.0.1:${port}` }, async ({ bridge, v2 }) => {
+        const a = await v2();
+        const GOOD = 5;
+        await withConfirmChannel(async (ch) => {
+          await publishConfirmed(ch, queue, "sin cat", { headers: {} });
+          for (let i = 0; i < GOOD; i++) {
+            await publishConfirmed(ch, queue, `m${i}`, { headers: { cat: TOPIC } });
+          }
+        });
+        await waitUntil(
+          () => a.events.length === GOOD && relay.held === 1,
+          "the good ones routed, the receipt held",
+        );
+        assert.equal(bridge.stats.routed, GOOD);
+        // The ACK of the routed ones would leave on the next turn; give a wrong bridge ample time to send it.
+        const until = Date.now() + 300;
+        await waitUntil(() => acks.length > 0 || Date.now() >= until, "a window for a premature ACK", 2_000);
+        assert.deepEqual(acks, [], "no ACK while the reject's copy is unconfirmed");
+        assert.deepEqual(await queueCounts(queue), { ready: 0, unacked: GOOD + 1, total: GOOD + 1 });
+
+        await relay.release();
+        await waitUntil(() => bridge.stats.rejected === 1 && acks.length > 0, "the reject settled and acked");
+        assert.equal(acks.length, 1, `one cumulative ACK for all ${GOOD + 1}: ${JSON.stringify(acks)}`);
+        assert.deepEqual(await settledCounts(queue), { ready: 0, unacked: 0, total: 0 });
+        const copies = await getMessages(`${queue}.rejected`, 2, 1_000);
+        assert.deepEqual(copies.map((m) => m.body), ["sin cat"]);
+      });
+    } finally {
+      await relay.close();
+    }
+  },
+);
 
 // Needs no broker: runs everywhere.
 Deno.test("bridge: no broker → the server serves and logs ONE waiting line however many retries", async () => {
@@ -831,10 +940,8 @@ Deno.test("bridge: no broker → the server serves and logs ONE waiting line how
 
 bridgeTest("bridge: the broker appears later → the bridge connects by itself", async () => {
   const queue = uniqueQueue("appears");
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  let relay: { close(): Promise<void> } | undefined;
+  const port = freePort();
+  let relay: StompRelay | undefined;
   try {
     await withBridge(
       queue,

@@ -4,10 +4,12 @@
  * same broker the WAMP sessions use.
  *
  * Delivery (at least once into the router):
- * - Ack mode `client-individual`, bounded prefetch. A message is acked only after it
- *   has been published into the WAMP broker (the ACK leaves on the next turn of the
- *   event loop, after the event frames were handed to the subscribers' sockets). If
- *   the server dies first, RabbitMQ delivers it again, flagged `redelivered: true`.
+ * - Ack mode `client` (cumulative), bounded prefetch. A message is acked only after
+ *   it has been published into the WAMP broker: on the next turn of the event loop,
+ *   after the event frames were handed to the subscribers' sockets, one ACK covers
+ *   every message delivered up to the newest one that is settled, and never passes
+ *   a reject still waiting for its receipt. If the server dies first, RabbitMQ
+ *   delivers them again, flagged `redelivered: true`.
  * - A message that cannot be routed (no `cat`, a `cat` that is not a WAMP topic URI,
  *   a body over the size limit, a JSON content type with a body that is not JSON)
  *   is neither dropped nor requeued in a loop: it is sent to `<queue>.rejected`
@@ -79,6 +81,12 @@ export interface QueueBridgeStats {
   connections: number;
 }
 
+/** A message received and not yet acked; settled once routed, or once its reject copy is confirmed. */
+interface Delivery {
+  message: IMessage;
+  settled: boolean;
+}
+
 /** Consumes a queue into the WAMP broker. */
 export class QueueBridge {
   /** The live counters, updated in place. */
@@ -93,7 +101,9 @@ export class QueueBridge {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
   #saidWaiting = false;
-  #acks: IMessage[] = [];
+  /** Deliveries of `#ackClient` not yet acked, oldest first, from `#unackedHead` on. */
+  #unacked: Delivery[] = [];
+  #unackedHead = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #ackClient: Client | null = null;
   #rejects = new Map<string, () => void>();
@@ -197,7 +207,8 @@ export class QueueBridge {
       `/queue/${this.#opts.queue}`,
       (message) => this.#onMessage(client, message),
       {
-        ack: "client-individual",
+        // Cumulative: one ACK per batch instead of one per message, for us and for RabbitMQ.
+        ack: "client",
         "prefetch-count": String(this.#opts.prefetch),
         // The tutorial's sender declares la_cola durable, not exclusive, not auto-delete, no arguments.
         durable: "true",
@@ -250,12 +261,13 @@ export class QueueBridge {
     // Unacked, it returns to the queue when we disconnect.
     if (this.#stopping || client !== this.#client) return;
     if (message.headers.redelivered === "true") this.stats.redelivered++;
+    const delivery = this.#delivered(client, message);
     const reason = this.#route(message);
     if (reason === null) {
       this.stats.routed++;
-      this.#ack(client, message);
+      this.#settle(delivery);
     } else {
-      this.#reject(client, message, reason);
+      this.#reject(client, delivery, reason);
     }
   }
 
@@ -283,35 +295,57 @@ export class QueueBridge {
     return null;
   }
 
-  #ack(client: Client, message: IMessage): void {
+  /** Records a delivery in arrival order, which is the order a cumulative ACK covers. */
+  #delivered(client: Client, message: IMessage): Delivery {
     if (this.#ackClient !== client) {
       // Acks of an older connection are void; that connection's messages come back.
-      this.#acks = [];
+      this.#unacked = [];
+      this.#unackedHead = 0;
       this.#ackClient = client;
     }
-    this.#acks.push(message);
+    const delivery = { message, settled: false };
+    this.#unacked.push(delivery);
+    return delivery;
+  }
+
+  #settle(delivery: Delivery): void {
+    delivery.settled = true;
     // Next turn: the event frames of this batch have been handed to the sockets by then.
     this.#ackTimer ??= setTimeout(() => this.#flushAcks(), 0);
   }
 
+  /** Acks, with one cumulative ACK, the longest settled run at the head of the deliveries. */
   #flushAcks(): void {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     const client = this.#ackClient;
-    const acks = this.#acks;
-    this.#acks = [];
     if (client === null || client !== this.#client || !client.connected) return;
-    for (const m of acks) m.ack();
+    const unacked = this.#unacked;
+    let head = this.#unackedHead;
+    let last: Delivery | null = null;
+    while (head < unacked.length && unacked[head].settled) last = unacked[head++];
+    if (last === null) return;
+    if (head === unacked.length) {
+      this.#unacked = [];
+      head = 0;
+    } else if (head > 1024) {
+      // A reject waiting on its receipt keeps a tail alive; drop the acked prefix now and then.
+      this.#unacked = unacked.slice(head);
+      head = 0;
+    }
+    this.#unackedHead = head;
+    last.message.ack();
   }
 
-  #reject(client: Client, message: IMessage, reason: string): void {
+  #reject(client: Client, delivery: Delivery, reason: string): void {
+    const message = delivery.message;
     const receipt = `reject-${++this.#receipts}`;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(message.headers)) if (!DELIVERY_HEADERS.has(k)) headers[k] = v;
     headers[REJECT_REASON_HEADER] = reason;
     headers.persistent = "true";
     headers.receipt = receipt;
-    this.#rejects.set(receipt, () => this.#ack(client, message));
+    this.#rejects.set(receipt, () => this.#settle(delivery));
     client.watchForReceipt(receipt, () => {
       const done = this.#rejects.get(receipt);
       if (done === undefined) return;

@@ -30,6 +30,8 @@ export function stompClient(target: StompTarget, config: StompClientConfig = {})
     reconnectDelay: 0,
     connectionTimeout: 10_000,
     debug: () => {},
+    // Otherwise stompjs serializes every frame, in and out, into a debug string nobody reads.
+    logRawCommunication: true,
     ...config,
   });
 }
