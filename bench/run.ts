@@ -125,7 +125,7 @@ const FULL: Plan = {
   // The open-files hard limit (20,000 here) caps one server process below 20,000 sockets.
   idleNs: [10000, 19000],
   profileN: 10000,
-  rabbitFanoutBudgetMs: 150_000,
+  rabbitFanoutBudgetMs: 260_000,
   budgetMs: 570_000,
 };
 
@@ -595,6 +595,8 @@ function tuercaQueue(
   args: QueueArgs,
   denoFlags: string[] = [],
   name = "tuerca-bridge",
+  /** Called with the server's process ids once the run is over, before the server stops. */
+  after?: (pids: number[]) => void,
 ): Promise<QueueRow> {
   const [queue, cat] = args;
   return withServer(
@@ -610,7 +612,7 @@ function tuercaQueue(
       try {
         await tab.request("subscribe", { endpoint: s.endpoint, count: 1, offset: 0, topics: [cat] }, 30_000);
         await bridgeStart();
-        return await queueRun(ctx, rabbit, sender, {
+        const row = await queueRun(ctx, rabbit, sender, {
           id: "tuerca",
           label: "Tuerca bridge → 1 WAMP tab",
           receiver: tab,
@@ -619,6 +621,8 @@ function tuercaQueue(
           resume: bridgeStart,
           stop: () => tab.kill(),
         }, ...args);
+        after?.(s.pids());
+        return row;
       } finally {
         await tab.kill();
       }
@@ -632,6 +636,7 @@ async function profileQueue(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<R
   const prof = profiled(name);
   const sender = spawnGenerator("queue-sender-profiled");
   let row: QueueRow | undefined;
+  let processCpuMs: number | undefined;
   try {
     await sender.request("amqpPrepare", { url: rabbit.amqpUrl, queue: "la_cola" }, 30_000);
     row = await tuercaQueue(
@@ -641,6 +646,7 @@ async function profileQueue(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<R
       ["la_cola", "bench.queue", plan.queueMessages, plan.queueRate, plan.queuePacedSeconds, 0],
       prof.flags,
       "tuerca-profiled-queue",
+      (pids) => processCpuMs = (treeTicks(pids) * 1000) / CLK_TCK,
     );
   } finally {
     await sender.kill();
@@ -652,6 +658,7 @@ async function profileQueue(ctx: Context, plan: Plan, rabbit: Rabbit): Promise<R
       row?.messagesPerSec ?? "?"
     } msg/s concurrent, ${row?.prefilledMessagesPerSec ?? "?"} msg/s pre-filled, under the profiler)`,
     seconds: row?.seconds,
+    processCpuMs,
   };
 }
 

@@ -89,12 +89,22 @@ export function verdicts(r: Results): Verdict[] {
     );
   }
   const ks = [...new Set(r.rpc.map((x) => x.k))].sort((a, b) => a - b);
-  for (const k of ks) {
-    const t = r.rpc.find((x) => x.server === "tuerca" && x.k === k && x.label.includes("network"));
-    const b = r.rpc.find((x) => x.server === "bare" && x.k === k);
-    out.push(
-      ratioVerdict(`RPC K=${k}: Tuerca (network callee) ÷ bare echo`, t?.callsPerSec, b?.callsPerSec, 0.5),
-    );
+  // Both callees go caller → router → callee → caller; the in-process one (the push app's own
+  // procedure) costs the server two WebSocket messages per call, like the echo, the network one four.
+  for (const callee of ["network", "in-process"]) {
+    for (const k of ks) {
+      const t = r.rpc.find((x) => x.server === "tuerca" && x.k === k && x.label.includes(callee));
+      const b = r.rpc.find((x) => x.server === "bare" && x.k === k);
+      if (t === undefined && callee !== "network") continue;
+      out.push(
+        ratioVerdict(
+          `RPC K=${k}: Tuerca (${callee} callee) ÷ bare echo`,
+          t?.callsPerSec,
+          b?.callsPerSec,
+          0.5,
+        ),
+      );
+    }
   }
   const rpc100 = r.rpc.find((x) => x.server === "tuerca" && x.k === 100 && x.label.includes("network"));
   out.push(maxVerdict("RPC: p99 round trip at 100 in flight", rpc100?.rttMs.p99, 5, "ms"));
@@ -460,8 +470,10 @@ export function renderReport(r: Results, analysis: string | null): string {
       out.push(
         `### ${p.label}`,
         "",
-        `\`deno run --cpu-prof\` on the server over its whole life (start, connections, warm-up, about 3 s of ` +
-          `load; ${p.file}, git-ignored): ${fmt(p.totalMs)} ms sampled, ${fmt(p.busyMs)} ms with V8 busy, ` +
+        `\`deno run --cpu-prof\` on the server over its whole life (start, connections, warm-up and the ` +
+          `measured load; ${p.file}, git-ignored): ${fmt(p.totalMs)} ms sampled, ${
+            fmt(p.busyMs)
+          } ms with V8 busy, ` +
           `while the process used ${
             fmt(p.processCpuMs)
           } ms of CPU. The rest is the runtime's Rust side (each ` +
