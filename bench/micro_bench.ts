@@ -1,5 +1,5 @@
 /**
- * Microbenchmarks of the hot path of a publish, without sockets:
+ * Microbenchmarks of the hot paths of a publish and a call, without sockets:
  * `deno task bench:micro` (or `deno bench bench/micro_bench.ts`).
  *
  * - the v2 JSON codec: decode a PUBLISH, encode an EVENT (against the bare
@@ -7,7 +7,9 @@
  * - the broker: Broker.publish to 1,000 in-memory subscribers whose
  *   deliverEvent encodes through the codec (once per event, cached);
  * - the whole session path: a v2 session receives a PUBLISH frame and 1,000 v2
- *   sessions hand the EVENT frame to peers that only count it.
+ *   sessions hand the EVENT frame to peers that only count it;
+ * - a routed call: a caller's CALL becomes the callee's INVOCATION, whose YIELD
+ *   becomes the caller's RESULT (against the JSON work alone).
  *
  * @module
  */
@@ -118,4 +120,45 @@ const publisher = session();
 
 Deno.bench("WampV2Session.receive(PUBLISH) → 1,000 v2 sessions (no sockets)", { group: "session" }, () => {
   publisher.receive(PUBLISH);
+});
+
+/** A peer that keeps the last frame it was given. */
+class LastFramePeer implements Peer {
+  last = "";
+  send(frame: string | Uint8Array): void {
+    this.last = frame as string;
+  }
+  close(): void {}
+}
+
+const calleePeer = new LastFramePeer();
+const callee = new WampV2Session(router, calleePeer, wampV2Json);
+callee.open();
+callee.receive('[1,"realm1",{"roles":{"callee":{}}}]');
+callee.receive('[64,1,{},"bench.echo"]');
+const callerPeer = new LastFramePeer();
+const caller = new WampV2Session(router, callerPeer, wampV2Json);
+caller.open();
+caller.receive('[1,"realm1",{"roles":{"caller":{}}}]');
+let request = 0;
+
+Deno.bench(
+  "JSON.parse + JSON.stringify of CALL, INVOCATION, YIELD and RESULT (floor)",
+  { group: "rpc", baseline: true },
+  () => {
+    const id = ++request;
+    const call = JSON.parse(`[48,${id},{},"bench.echo",["${PAYLOAD}"]]`);
+    const inv = JSON.stringify([68, id, 1, {}, call[4]]);
+    const y = JSON.parse(`[70,${id},{},["${PAYLOAD}"]]`);
+    _sink = [inv, JSON.stringify([50, id, {}, y[3]])];
+  },
+);
+
+Deno.bench("a routed call: CALL → INVOCATION, YIELD → RESULT through two v2 sessions (no sockets)", {
+  group: "rpc",
+}, () => {
+  caller.receive(`[48,${++request},{},"bench.echo",["${PAYLOAD}"]]`);
+  const inv = calleePeer.last;
+  callee.receive(`[70,${inv.slice(4, inv.indexOf(",", 4))},{},["${PAYLOAD}"]]`);
+  _sink = callerPeer.last;
 });
