@@ -170,7 +170,7 @@ export function renderReport(r: Results, analysis: string | null): string {
     "deno task bench --quick    # N = 1,000 only and short phases, under 2 minutes: .bench/BENCHMARKS.quick.md",
     "deno task bench --only fanout,rpc      # a subset (fanout, topics, rpc, queue, idle, profile): .bench/",
     "deno task bench --report   # rewrite this file from bench/results.json (after editing bench/analysis.md)",
-    "deno task bench:micro      # deno bench: the v2 codec and the broker's publish path",
+    "deno task bench:micro      # deno bench: the v2 codec, the broker's publish path, a routed call",
     "```",
     "",
     "Needs Debian's `mosquitto` and `rabbitmq-server` packages; the benchmark starts its own Mosquitto and its own " +
