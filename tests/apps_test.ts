@@ -7,11 +7,13 @@ import { chatApp } from "../chat.ts";
 import { WampError } from "../main.ts";
 import { areaCuadrado, pushApp } from "../push.ts";
 import { negotiate } from "../src/transport/subprotocol.ts";
+import type { RunningServer, ServerOptions } from "../main.ts";
 import {
   type AutobahnSession,
   connectV2,
   Events,
   RawClient,
+  type V2Client,
   waitUntil,
   within,
   withServer,
@@ -24,6 +26,48 @@ const CHAT = "chat.messages";
 /** The plain (no subprotocol) WebSocket URL of a server: `ws://host:port/`. */
 function plainUrl(httpUrl: string): string {
   return httpUrl.replace(/^http/, "ws");
+}
+
+/** A chat server with one WAMP tab subscribed to the chat topic and some plain WebSocket clients. */
+interface ChatRoom {
+  server: RunningServer;
+  tab: V2Client;
+  /** What the tab received on the chat topic. */
+  tabEvents: Events;
+  /** The plain clients, in the order they joined. */
+  plain: RawClient[];
+  /** Opens one more plain client; it is closed with the room. */
+  join(): Promise<RawClient>;
+}
+
+/** Runs `fn` in a chat room with `plainCount` plain clients; closes every client and the server after. */
+async function withChat(
+  plainCount: number,
+  fn: (room: ChatRoom) => Promise<void>,
+  options: ServerOptions = {},
+): Promise<void> {
+  await withServer(
+    async (server) => {
+      const tab = await connectV2(server.wsUrl);
+      const plain: RawClient[] = [];
+      const join = async () => {
+        const c = await RawClient.open(plainUrl(server.url));
+        plain.push(c);
+        return c;
+      };
+      try {
+        const tabEvents = new Events();
+        await within(tab.session.subscribe(CHAT, tabEvents.handler), "tab subscribes");
+        for (let i = 0; i < plainCount; i++) await join();
+        await fn({ server, tab, tabEvents, plain, join });
+      } finally {
+        for (const c of plain) await c.close();
+        await tab.close();
+      }
+    },
+    chatApp,
+    options,
+  );
 }
 
 /**
@@ -238,214 +282,128 @@ Deno.test("chat: a WAMP message reaches the other tab, not the sender", async ()
 });
 
 Deno.test("chat: plain text goes unchanged to the other plain clients, not back to the sender, and to WAMP tabs as {nick: 'anonymous', text, ts}", async () => {
-  await withServer(async (server) => {
-    const tab = await connectV2(server.wsUrl);
-    const clients: RawClient[] = [];
-    try {
-      const tabEvents = new Events();
-      await within(tab.session.subscribe(CHAT, tabEvents.handler), "tab subscribes");
-      const a = await RawClient.open(plainUrl(server.url));
-      clients.push(a);
-      const b = await RawClient.open(plainUrl(server.url));
-      clients.push(b);
-      assert.equal(a.ws.protocol, "", "no subprotocol was negotiated");
+  await withChat(2, async ({ tabEvents, plain: [a, b] }) => {
+    assert.equal(a.ws.protocol, "", "no subprotocol was negotiated");
 
-      const before = Date.now();
-      a.send("hello, 'world' {\"not\": json} ñ 🙂");
-      assert.equal(await b.nextText("b gets a's text"), "hello, 'world' {\"not\": json} ñ 🙂");
-      const [event] = await tabEvents.next("the tab gets a's text");
-      const { nick, text, ts } = event as { nick: unknown; text: unknown; ts: unknown };
-      assert.equal(nick, "anonymous");
-      assert.equal(text, "hello, 'world' {\"not\": json} ñ 🙂");
-      assert.equal(typeof ts, "number");
-      assert.ok(
-        (ts as number) >= before - 1000 && (ts as number) <= Date.now() + 1000,
-        "ts is a current time",
-      );
-      assert.deepEqual(Object.keys(event as object).sort(), ["nick", "text", "ts"]);
+    const before = Date.now();
+    a.send("hello, 'world' {\"not\": json} ñ 🙂");
+    assert.equal(await b.nextText("b gets a's text"), "hello, 'world' {\"not\": json} ñ 🙂");
+    const [event] = await tabEvents.next("the tab gets a's text");
+    const { nick, text, ts } = event as { nick: unknown; text: unknown; ts: unknown };
+    assert.equal(nick, "anonymous");
+    assert.equal(text, "hello, 'world' {\"not\": json} ñ 🙂");
+    assert.equal(typeof ts, "number");
+    assert.ok(
+      (ts as number) >= before - 1000 && (ts as number) <= Date.now() + 1000,
+      "ts is a current time",
+    );
+    assert.deepEqual(Object.keys(event as object).sort(), ["nick", "text", "ts"]);
 
-      // Had a received its own text, it would come before b's reply.
-      b.send("reply from b");
-      assert.equal(await a.nextText("a gets b's reply"), "reply from b");
-      const [second] = await tabEvents.next("the tab gets b's reply");
-      assert.equal((second as { text: unknown }).text, "reply from b");
-      assert.deepEqual(a.frames, []);
-      assert.deepEqual(b.frames, []);
-    } finally {
-      for (const c of clients) await c.close();
-      await tab.close();
-    }
-  }, chatApp);
+    // Had a received its own text, it would come before b's reply.
+    b.send("reply from b");
+    assert.equal(await a.nextText("a gets b's reply"), "reply from b");
+    const [second] = await tabEvents.next("the tab gets b's reply");
+    assert.equal((second as { text: unknown }).text, "reply from b");
+    assert.deepEqual(a.frames, []);
+    assert.deepEqual(b.frames, []);
+  });
 });
 
 Deno.test("chat: a WAMP message {nick, text} reaches plain clients as the text 'nick: text'", async () => {
-  await withServer(async (server) => {
-    const tab = await connectV2(server.wsUrl);
-    const clients: RawClient[] = [];
-    try {
-      const a = await RawClient.open(plainUrl(server.url));
-      clients.push(a);
-      const b = await RawClient.open(plainUrl(server.url));
-      clients.push(b);
-      await within(
-        tab.session.publish(CHAT, [{ nick: "ana", text: "hola" }], {}, { acknowledge: true }),
-        "publish",
-      );
-      assert.equal(await a.nextText("a gets the WAMP message"), "ana: hola");
-      assert.equal(await b.nextText("b gets the WAMP message"), "ana: hola");
-      // A message without a usable nick appears as anonymous.
-      await within(
-        tab.session.publish(CHAT, [{ nick: "  ", text: "sin nombre" }], {}, { acknowledge: true }),
-        "publish",
-      );
-      assert.equal(await a.nextText("a gets the nickless message"), "anonymous: sin nombre");
-      assert.equal(await b.nextText("b gets the nickless message"), "anonymous: sin nombre");
-    } finally {
-      for (const c of clients) await c.close();
-      await tab.close();
-    }
-  }, chatApp);
+  await withChat(2, async ({ tab, plain: [a, b] }) => {
+    await within(
+      tab.session.publish(CHAT, [{ nick: "ana", text: "hola" }], {}, { acknowledge: true }),
+      "publish",
+    );
+    assert.equal(await a.nextText("a gets the WAMP message"), "ana: hola");
+    assert.equal(await b.nextText("b gets the WAMP message"), "ana: hola");
+    // A message without a usable nick appears as anonymous.
+    await within(
+      tab.session.publish(CHAT, [{ nick: "  ", text: "sin nombre" }], {}, { acknowledge: true }),
+      "publish",
+    );
+    assert.equal(await a.nextText("a gets the nickless message"), "anonymous: sin nombre");
+    assert.equal(await b.nextText("b gets the nickless message"), "anonymous: sin nombre");
+  });
 });
 
 Deno.test("chat: WAMP payloads that are not chat messages are not relayed to plain clients", async () => {
-  await withServer(async (server) => {
-    const tab = await connectV2(server.wsUrl);
-    const clients: RawClient[] = [];
-    try {
-      const a = await RawClient.open(plainUrl(server.url));
-      clients.push(a);
-      await within(tab.session.publish(CHAT, [42], {}, { acknowledge: true }), "publish a number");
-      await within(
-        tab.session.publish(CHAT, [{ nick: "x" }], {}, { acknowledge: true }),
-        "publish without text",
-      );
-      await within(
-        tab.session.publish(CHAT, [{ nick: "ana", text: "after" }], {}, { acknowledge: true }),
-        "publish",
-      );
-      // The first frame is the last message: the two before were not relayed.
-      assert.equal(await a.nextText("the chat message"), "ana: after");
-    } finally {
-      for (const c of clients) await c.close();
-      await tab.close();
-    }
-  }, chatApp);
+  await withChat(1, async ({ tab, plain: [a] }) => {
+    await within(tab.session.publish(CHAT, [42], {}, { acknowledge: true }), "publish a number");
+    await within(
+      tab.session.publish(CHAT, [{ nick: "x" }], {}, { acknowledge: true }),
+      "publish without text",
+    );
+    await within(
+      tab.session.publish(CHAT, [{ nick: "ana", text: "after" }], {}, { acknowledge: true }),
+      "publish",
+    );
+    // The first frame is the last message: the two before were not relayed.
+    assert.equal(await a.nextText("the chat message"), "ana: after");
+  });
 });
 
 Deno.test("chat: a binary frame from a plain client closes it with 1003 and the others keep chatting", async () => {
-  await withServer(async (server) => {
-    const tab = await connectV2(server.wsUrl);
-    const clients: RawClient[] = [];
-    try {
-      const tabEvents = new Events();
-      await within(tab.session.subscribe(CHAT, tabEvents.handler), "tab subscribes");
-      const a = await RawClient.open(plainUrl(server.url));
-      clients.push(a);
-      const b = await RawClient.open(plainUrl(server.url));
-      clients.push(b);
-      const c = await RawClient.open(plainUrl(server.url));
-      clients.push(c);
+  await withChat(3, async ({ tab, tabEvents, plain: [a, b, c] }) => {
+    a.ws.send(new Uint8Array([104, 105]));
+    const closed = await a.closeEvent();
+    assert.equal(closed.code, 1003);
 
-      a.ws.send(new Uint8Array([104, 105]));
-      const closed = await a.closeEvent();
-      assert.equal(closed.code, 1003);
-
-      b.send("still here");
-      assert.equal(await c.nextText("c gets b's text"), "still here");
-      assert.equal(
-        ((await tabEvents.next("the tab gets b's text"))[0] as { text: unknown }).text,
-        "still here",
-      );
-      // Nothing of the binary frame reached anyone: the first thing b and the tab saw is the text.
-      assert.deepEqual(b.frames, []);
-      assert.deepEqual(tabEvents.items, []);
-      await within(
-        tab.session.publish(CHAT, [{ nick: "t", text: "ok" }], {}, { acknowledge: true }),
-        "publish",
-      );
-      assert.equal(await b.nextText("b gets the tab's message"), "t: ok");
-      assert.equal(await c.nextText("c gets the tab's message"), "t: ok");
-      assert.deepEqual(a.frames, [], "the closed client got nothing");
-    } finally {
-      for (const cl of clients) await cl.close();
-      await tab.close();
-    }
-  }, chatApp);
+    b.send("still here");
+    assert.equal(await c.nextText("c gets b's text"), "still here");
+    assert.equal(
+      ((await tabEvents.next("the tab gets b's text"))[0] as { text: unknown }).text,
+      "still here",
+    );
+    // Nothing of the binary frame reached anyone: the first thing b and the tab saw is the text.
+    assert.deepEqual(b.frames, []);
+    assert.deepEqual(tabEvents.items, []);
+    await within(
+      tab.session.publish(CHAT, [{ nick: "t", text: "ok" }], {}, { acknowledge: true }),
+      "publish",
+    );
+    assert.equal(await b.nextText("b gets the tab's message"), "t: ok");
+    assert.equal(await c.nextText("c gets the tab's message"), "t: ok");
+    assert.deepEqual(a.frames, [], "the closed client got nothing");
+  });
 });
 
 Deno.test("chat: a plain text over maxMessageSize closes its sender with 1009 and is not relayed", async () => {
-  await withServer(
-    async (server) => {
-      const clients: RawClient[] = [];
-      try {
-        const a = await RawClient.open(plainUrl(server.url));
-        clients.push(a);
-        const b = await RawClient.open(plainUrl(server.url));
-        clients.push(b);
-        a.send("x".repeat(2000));
-        assert.equal((await a.closeEvent()).code, 1009);
-        const c = await RawClient.open(plainUrl(server.url));
-        clients.push(c);
-        c.send("small");
-        assert.equal(await b.nextText("b gets c's text"), "small", "the oversized text was not relayed");
-      } finally {
-        for (const cl of clients) await cl.close();
-      }
-    },
-    chatApp,
-    { maxMessageSize: 1024 },
-  );
+  await withChat(2, async ({ plain: [a, b], join }) => {
+    a.send("x".repeat(2000));
+    assert.equal((await a.closeEvent()).code, 1009);
+    const c = await join();
+    c.send("small");
+    assert.equal(await b.nextText("b gets c's text"), "small", "the oversized text was not relayed");
+  }, { maxMessageSize: 1024 });
 });
 
 Deno.test("chat: maxMessageSize counts UTF-8 bytes for plain text (700 × 'ñ' is 1400 bytes > 1024)", async () => {
-  await withServer(
-    async (server) => {
-      const clients: RawClient[] = [];
-      try {
-        const a = await RawClient.open(plainUrl(server.url));
-        clients.push(a);
-        const b = await RawClient.open(plainUrl(server.url));
-        clients.push(b);
-        a.send("ñ".repeat(700));
-        // The server either relays it to b (wrong) or closes a (right): wait for whichever happens.
-        await waitUntil(
-          () => b.frames.length > 0 || a.ws.readyState === WebSocket.CLOSED,
-          "a relay to b or the close of a",
-        );
-        assert.deepEqual(
-          b.frames.map((f) => `${f.length} characters, ${new TextEncoder().encode(f).length} bytes`),
-          [],
-          "the oversized text was relayed",
-        );
-        assert.equal((await a.closeEvent()).code, 1009);
-        const c = await RawClient.open(plainUrl(server.url));
-        clients.push(c);
-        c.send("from c");
-        assert.equal(await b.nextText("b gets c's text"), "from c");
-      } finally {
-        for (const cl of clients) await cl.close();
-      }
-    },
-    chatApp,
-    { maxMessageSize: 1024 },
-  );
+  await withChat(2, async ({ plain: [a, b], join }) => {
+    a.send("ñ".repeat(700));
+    // The server either relays it to b (wrong) or closes a (right): wait for whichever happens.
+    await waitUntil(
+      () => b.frames.length > 0 || a.ws.readyState === WebSocket.CLOSED,
+      "a relay to b or the close of a",
+    );
+    assert.deepEqual(
+      b.frames.map((f) => `${f.length} characters, ${new TextEncoder().encode(f).length} bytes`),
+      [],
+      "the oversized text was relayed",
+    );
+    assert.equal((await a.closeEvent()).code, 1009);
+    const c = await join();
+    c.send("from c");
+    assert.equal(await b.nextText("b gets c's text"), "from c");
+  }, { maxMessageSize: 1024 });
 });
 
 Deno.test("chat: an empty plain text frame is ignored", async () => {
-  await withServer(async (server) => {
-    const clients: RawClient[] = [];
-    try {
-      const a = await RawClient.open(plainUrl(server.url));
-      clients.push(a);
-      const b = await RawClient.open(plainUrl(server.url));
-      clients.push(b);
-      a.send("");
-      a.send("after the empty one");
-      assert.equal(await b.nextText("b gets the text"), "after the empty one");
-    } finally {
-      for (const c of clients) await c.close();
-    }
-  }, chatApp);
+  await withChat(2, async ({ plain: [a, b] }) => {
+    a.send("");
+    a.send("after the empty one");
+    assert.equal(await b.nextText("b gets the text"), "after the empty one");
+  });
 });
 
 // ===========================================================================
