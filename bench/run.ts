@@ -30,6 +30,7 @@ import {
   startRabbit,
   startRawWs,
   startTuerca,
+  startTuercaRawWs,
 } from "./lib/servers.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { summariseProfile } from "./profile.ts";
@@ -304,6 +305,7 @@ async function run(
         ["bare Deno.serve", () => startBare()],
         ["Mosquitto", () => startMosquitto()],
         ["Deno.listen + own framing (experiment)", () => startRawWs()],
+        ["Tuerca on Deno.listen + own framing (experiment)", () => startTuercaRawWs()],
       ] as const
     ) {
       const rows = await step(
@@ -368,6 +370,20 @@ async function run(
         "[3,4]",
       ],
       ["bare Deno.serve echo", () => startBare(), "none", "bench.echo", undefined],
+      [
+        "Tuerca on own framing (experiment), network callee",
+        () => startTuercaRawWs(),
+        "network",
+        "bench.echo",
+        undefined,
+      ],
+      [
+        "Tuerca on own framing (experiment), in-process callee (areaCuadrado)",
+        () => startTuercaRawWs(),
+        "none",
+        "push.tutorial.areaCuadrado",
+        "[3,4]",
+      ],
     ] as const;
     for (const [label, start, callee, procedure, args] of runs) {
       const rows = await step(
@@ -400,6 +416,7 @@ async function run(
         ["Tuerca", () => startTuerca()],
         ["bare Deno.serve", () => startBare()],
         ["Deno.listen + own framing (experiment)", () => startRawWs()],
+        ["Tuerca on Deno.listen + own framing (experiment)", () => startTuercaRawWs()],
       ] as const
     ) {
       const rows = await step(

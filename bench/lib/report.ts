@@ -63,27 +63,30 @@ function maxVerdict(target: string, value: number | undefined, goal: number, uni
   };
 }
 
-/** Every target of the issue, with its verdict for this run. */
-export function verdicts(r: Results): Verdict[] {
+/**
+ * Every target of the issue, with its verdict for this run: for Tuerca, or for
+ * another Tuerca build measured in the same run (`server` is its id in the results).
+ */
+export function verdicts(r: Results, server = "tuerca", name = "Tuerca"): Verdict[] {
   const out: Verdict[] = [];
   const fan = (server: string, n: number) => r.fanout.find((x) => x.server === server && x.n === n);
   const ns = [...new Set(r.fanout.map((x) => x.n))].sort((a, b) => a - b);
   for (const n of ns) {
-    const t = fan("tuerca", n)?.eventsPerSec;
-    out.push(ratioVerdict(`fan-out N=${fmt(n)}: Tuerca ÷ bare Deno`, t, fan("bare", n)?.eventsPerSec, 0.9));
+    const t = fan(server, n)?.eventsPerSec;
+    out.push(ratioVerdict(`fan-out N=${fmt(n)}: ${name} ÷ bare Deno`, t, fan("bare", n)?.eventsPerSec, 0.9));
     out.push(
-      ratioVerdict(`fan-out N=${fmt(n)}: Tuerca ÷ Mosquitto`, t, fan("mosquitto", n)?.eventsPerSec, 1.0),
+      ratioVerdict(`fan-out N=${fmt(n)}: ${name} ÷ Mosquitto`, t, fan("mosquitto", n)?.eventsPerSec, 1.0),
     );
     out.push(
       ratioVerdict(
-        `fan-out N=${fmt(n)}: Tuerca ÷ RabbitMQ Web-STOMP`,
+        `fan-out N=${fmt(n)}: ${name} ÷ RabbitMQ Web-STOMP`,
         t,
         fan("rabbitmq", n)?.eventsPerSec,
         2,
       ),
     );
   }
-  for (const row of r.idle.filter((x) => x.server === "tuerca")) {
+  for (const row of r.idle.filter((x) => x.server === server)) {
     out.push(
       maxVerdict(`idle: RSS per subscribed session at ${fmt(row.sessions)}`, row.rssPerSessionKiB, 8, "KiB"),
     );
@@ -93,12 +96,12 @@ export function verdicts(r: Results): Verdict[] {
   // procedure) costs the server two WebSocket messages per call, like the echo, the network one four.
   for (const callee of ["network", "in-process"]) {
     for (const k of ks) {
-      const t = r.rpc.find((x) => x.server === "tuerca" && x.k === k && x.label.includes(callee));
+      const t = r.rpc.find((x) => x.server === server && x.k === k && x.label.includes(callee));
       const b = r.rpc.find((x) => x.server === "bare" && x.k === k);
       if (t === undefined && callee !== "network") continue;
       out.push(
         ratioVerdict(
-          `RPC K=${k}: Tuerca (${callee} callee) ÷ bare echo`,
+          `RPC K=${k}: ${name} (${callee} callee) ÷ bare echo`,
           t?.callsPerSec,
           b?.callsPerSec,
           0.5,
@@ -106,9 +109,9 @@ export function verdicts(r: Results): Verdict[] {
       );
     }
   }
-  const rpc100 = r.rpc.find((x) => x.server === "tuerca" && x.k === 100 && x.label.includes("network"));
+  const rpc100 = r.rpc.find((x) => x.server === server && x.k === 100 && x.label.includes("network"));
   out.push(maxVerdict("RPC: p99 round trip at 100 in flight", rpc100?.rttMs.p99, 5, "ms"));
-  const qt = r.queue.find((x) => x.consumer === "tuerca");
+  const qt = r.queue.find((x) => x.consumer === server);
   const qb = r.queue.find((x) => x.consumer === "stomp");
   out.push(
     ratioVerdict(
@@ -146,6 +149,7 @@ const LABELS: Record<string, string> = {
   mosquitto: "Mosquitto",
   rabbitmq: "RabbitMQ Web-STOMP",
   rawws: "Deno.listen + own framing (experiment)",
+  "tuerca-rawws": "Tuerca on Deno.listen + own framing (experiment)",
 };
 
 /** The report, as Markdown (before `deno fmt`). */
@@ -231,10 +235,12 @@ export function renderReport(r: Results, analysis: string | null): string {
       "client-individual acks (prefetch 100); and @stomp/stompjs with the bridge's TCP adapter, without WAMP.",
       "- **Idle cost**: RSS of the server after N sessions each subscribed to one topic, minus RSS before, after a " +
       "forced GC (`--expose-gc`) in both cases, ÷ N.",
-      "- **Deno.listen + own framing** (bench/server_rawws.ts) is not one of the issue's baselines but an " +
-      "experiment for the router's next step: the bare server with the WebSocket layer written in JS over raw " +
-      "TCP, so one encoded frame (bytes) is shared by every subscriber and frames queued while a write is in flight " +
-      "leave together in the next write.",
+      "- **Deno.listen + own framing** (bench/server_rawws.ts) and **Tuerca on Deno.listen + own framing** " +
+      "(bench/server_tuerca_rawws.ts) are not baselines of the issue but experiments for a design decision: the " +
+      "WebSocket layer written in JS over raw TCP (bench/lib/raw_ws.ts), so one encoded frame (bytes) is shared " +
+      "by every subscriber and frames queued while a write is in flight leave together in the next write. The " +
+      "first serves the bare server's minimal WAMP; the second serves Tuerca's own router, sessions and push app, " +
+      "unchanged.",
       "- **RabbitMQ** runs as a private node (own name, ports, data directory, open-files limit 20,000): the " +
       "machine's shared broker allows about 830 sockets, too few for 10,000 Web-STOMP subscribers. **Mosquitto** " +
       "2.0.11 from Debian has WebSocket support but will not start with a WebSocket listener alone, so an MQTT " +
@@ -252,6 +258,24 @@ export function renderReport(r: Results, analysis: string | null): string {
     ) => [x.target, x.goal, x.measured, x.met === null ? "not measured" : x.met ? "met" : `**${x.gap}**`]),
   ));
   out.push("");
+  const experiment = verdicts(r, "tuerca-rawws", "Tuerca on own framing").filter((x) => x.met !== null);
+  if (experiment.length > 0) {
+    out.push(
+      "### The same targets for Tuerca on Deno.listen + own framing (experiment)",
+      "",
+      "Tuerca's router, sessions, codecs and push app, unchanged, behind the own-framing transport of " +
+        "bench/lib/raw_ws.ts instead of `Deno.serve` and `Deno.upgradeWebSocket` (bench/server_tuerca_rawws.ts). " +
+        "Not the product: the design card fixes the runtime's WebSocket. It shows what changing the transport " +
+        "would give; a production version still needs the idle ping, the slow-consumer limit, fragmented " +
+        "frames and the pages on the same port, which will cost a little of it.",
+      "",
+    );
+    out.push(table(
+      ["target", "goal", "measured", "verdict"],
+      experiment.map((x) => [x.target, x.goal, x.measured, x.met ? "met" : `**${x.gap}**`]),
+    ));
+    out.push("");
+  }
 
   out.push("## 1. Fan-out: 1 publisher → N subscribers, one topic, 100-byte payload", "");
   const fanRows: (string | number)[][] = [];
@@ -348,7 +372,7 @@ export function renderReport(r: Results, analysis: string | null): string {
         x.label,
         x.k,
         fmt(x.callsPerSec),
-        x.server === "tuerca" && bare ? `${(x.callsPerSec / bare).toFixed(2)}×` : "",
+        x.server.startsWith("tuerca") && bare ? `${(x.callsPerSec / bare).toFixed(2)}×` : "",
         pair(x.rttMs),
         fmt(x.cpu.server),
         fmt(x.serverCpuUsPerCall, 1),

@@ -115,6 +115,20 @@ export function startRawWs(options: DenoServerOptions = {}): Promise<Server> {
 }
 
 /**
+ * An experiment: Tuerca's router, sessions and push app unchanged, behind the
+ * same own-framing transport instead of Deno.serve and Deno.upgradeWebSocket.
+ */
+export function startTuercaRawWs(options: DenoServerOptions = {}): Promise<Server> {
+  return startDeno(
+    "tuerca-rawws",
+    "Tuerca on Deno.listen + own framing (experiment)",
+    "server_tuerca_rawws.ts",
+    "/",
+    options,
+  );
+}
+
+/**
  * Mosquitto with a WebSocket listener on loopback. Debian's 2.0.11 has WebSocket
  * support (libwebsockets) but refuses to start with only a WebSocket listener
  * ("Unable to start any listening sockets"), so an MQTT listener on another
