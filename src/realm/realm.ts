@@ -1,10 +1,11 @@
 /**
- * A realm: a routing namespace with its own broker, dealer and sessions. Sessions
- * in different realms never see each other's topics or procedures.
+ * A realm: a routing namespace with its own broker, dealer, roles and sessions.
+ * Sessions in different realms never see each other's topics or procedures.
  *
  * @module
  */
 
+import { Authorizer, type RoleDefinition } from "../auth/authorizer.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
 import type { Participant } from "./participant.ts";
@@ -15,13 +16,18 @@ export class Realm {
   readonly broker: Broker = new Broker();
   /** Routed RPC. */
   readonly dealer: Dealer = new Dealer();
+  /** What each role may do here. */
+  readonly authorizer: Authorizer;
   #sessions = new Set<Participant>();
 
   /**
-   * Creates an empty realm with its own broker and dealer.
+   * Creates an empty realm with its own broker, dealer and roles.
    * @param name the realm's name, as HELLO names it
+   * @param roles the roles sessions may have here; none means nobody may do anything
    */
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, roles: readonly RoleDefinition[] = []) {
+    this.authorizer = new Authorizer(roles);
+  }
 
   /** Adds a session that completed its handshake. */
   join(s: Participant): void {
