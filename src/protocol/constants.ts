@@ -60,9 +60,23 @@ export const ErrorUri = {
   PAYLOAD_SIZE_EXCEEDED: "wamp.error.payload_size_exceeded",
   NOT_AUTHORIZED: "wamp.error.not_authorized",
   NO_SUCH_REALM: "wamp.error.no_such_realm",
+  /** ABORT: no authentication method the client offered is configured. */
+  NO_AUTH_METHOD: "wamp.error.no_auth_method",
+  /** ABORT (v2) or CALLERROR (v1): a wrong ticket, signature or secret, or an unknown authid. */
+  AUTHENTICATION_FAILED: "wamp.error.authentication_failed",
+  /** ABORT: the authenticated role is not defined on the realm asked for. */
+  NO_SUCH_ROLE: "wamp.error.no_such_role",
   PROTOCOL_VIOLATION: "wamp.error.protocol_violation",
   /** Sent to a caller whose callee failed without an error URI of its own. */
   RUNTIME_ERROR: "wamp.error.runtime_error",
+} as const;
+
+/** Error URIs of Tuerca's own limits (outside the spec's `wamp.` space). */
+export const TuercaErrorUri = {
+  /** A per-session quota (subscriptions, registrations, calls in flight) is reached. */
+  QUOTA_EXCEEDED: "tuerca.error.quota_exceeded",
+  /** More publishes plus calls per second than the session's rate allows. */
+  RATE_LIMITED: "tuerca.error.rate_limited",
 } as const;
 
 /** Reasons carried by GOODBYE and ABORT. */
