@@ -1,0 +1,80 @@
+/**
+ * Per-session quotas: how much of the router one session may hold (subscriptions,
+ * registrations, calls in flight) and how fast it may ask (publishes plus calls per
+ * second, a token bucket). Hitting one is answered, never a disconnect: v2 gets
+ * ERROR `tuerca.error.quota_exceeded` or `tuerca.error.rate_limited` (an
+ * unacknowledged PUBLISH is dropped), v1 gets CALLERROR for a CALL and has a
+ * SUBSCRIBE or PUBLISH dropped; every hit is counted.
+ *
+ * @module
+ */
+
+import { TuercaErrorUri } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+
+/** Per-session quotas; 0 turns one off. */
+export interface SessionLimits {
+  /** Most topics one session may be subscribed to. */
+  subscriptions: number;
+  /** Most procedures one session may register. */
+  registrations: number;
+  /** Most calls one session may have in flight as a caller. */
+  pendingCalls: number;
+  /** Publishes plus calls per second, sustained (the bucket's refill rate). */
+  rate: number;
+  /** Publishes plus calls allowed in a burst (the bucket's size). */
+  burst: number;
+}
+
+/** The defaults: generous for a person's tab, a wall for a runaway script. */
+export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
+  subscriptions: 1_000,
+  registrations: 100,
+  pendingCalls: 1_000,
+  rate: 1_000,
+  burst: 2_000,
+});
+
+/** A quota that a session reached: the error its request is answered with. */
+export function quotaExceeded(
+  quota: "subscriptions" | "registrations" | "pendingCalls",
+  limit: number,
+): WampError {
+  const what = quota === "pendingCalls" ? "calls in flight" : quota;
+  return new WampError(TuercaErrorUri.QUOTA_EXCEEDED, [
+    `this session may have at most ${limit} ${what}`,
+  ], { quota: quota === "pendingCalls" ? "pending_calls" : quota, limit });
+}
+
+/** A token bucket: `burst` tokens, refilled at `rate` per second; each publish or call takes one. */
+export class RateLimiter {
+  #tokens: number;
+  #last: number;
+
+  /**
+   * A full bucket.
+   * @param rate tokens added per second
+   * @param burst the bucket's size
+   */
+  constructor(readonly rate: number, readonly burst: number) {
+    this.#tokens = burst;
+    this.#last = performance.now();
+  }
+
+  /** Takes a token; false when none is left (the request is over the rate). */
+  take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + (now - this.#last) * this.rate / 1000);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
+  }
+
+  /** The error a request over the rate is answered with. */
+  error(): WampError {
+    return new WampError(TuercaErrorUri.RATE_LIMITED, [
+      `more than ${this.rate} publishes and calls per second (burst ${this.burst}); slow down`,
+    ], { rate: this.rate, burst: this.burst });
+  }
+}
