@@ -23,17 +23,24 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import type { AuthConfig } from "./src/auth/authenticator.ts";
+import type { RealmDefinition } from "./src/auth/authorizer.ts";
+import type { FailureThrottle } from "./src/auth/throttle.ts";
+import { ConfigError, defaultConfig, loadConfig, type TuercaConfig } from "./src/config/load.ts";
 import { Subprotocol } from "./src/protocol/constants.ts";
 import { wampV2Json } from "./src/codec/v2_json.ts";
 import { pagesApp } from "./src/http/pages.ts";
 import { Router } from "./src/router.ts";
+import type { SessionLimits } from "./src/session/limits.ts";
 import { WampV1Session } from "./src/session/v1.ts";
 import { WampV2Session } from "./src/session/v2.ts";
-import { acceptWebSocket, isUpgrade, type SessionFactory } from "./src/transport/websocket.ts";
+import { OriginPolicy } from "./src/transport/origin.ts";
+import { isUpgrade, type SessionFactory, WebSocketEndpoint } from "./src/transport/websocket.ts";
 
 export { Router } from "./src/router.ts";
 export { CallResult, LocalSession } from "./src/session/local.ts";
 export { WampError } from "./src/protocol/errors.ts";
+export { ConfigError } from "./src/config/load.ts";
 export type { Peer, WireSession } from "./src/session/peer.ts";
 
 /** An application hosted by the server (the push app, the chat app, yours). */
@@ -60,8 +67,23 @@ export interface ServerOptions {
   port?: number;
   /** Interface to listen on. Default 127.0.0.1 (use 0.0.0.0 to expose). */
   host?: string;
-  /** Realms; the first is the default. Default `["realm1"]`. */
-  realms?: string[];
+  /**
+   * Realms; the first is the default. A name alone gets the default roles (anonymous
+   * tabs may do what the demo pages do). Default `["realm1"]`.
+   */
+  realms?: (string | RealmDefinition)[];
+  /** Authentication methods. Default: anonymous only, as the role `anonymous`. */
+  auth?: AuthConfig;
+  /** The authentication failure throttle (tests pass a quicker one). */
+  authThrottle?: FailureThrottle;
+  /** Web origins allowed to open a WebSocket besides the server's own; `*` for all. Default none. */
+  origins?: string[];
+  /** Serve HTTPS and `wss://`: the PEM text of the certificate chain and of its key. */
+  tls?: { cert: string; key: string };
+  /** Per-session quotas; unset ones keep their defaults (0 turns one off). */
+  limits?: Partial<SessionLimits>;
+  /** Most WebSocket connections at once. Default 100,000 (0: no limit). */
+  maxSessions?: number;
   /** Largest incoming WebSocket message. Default 1 MiB. */
   maxMessageSize?: number;
   /** Bytes queued for one connection before it is closed as a slow consumer. Default 8 MiB. */
@@ -78,9 +100,11 @@ export interface RunningServer {
   readonly router: Router;
   /** The started app (the push app's holds its queue bridge). */
   readonly app: AppInstance;
-  /** The pages, such as `http://127.0.0.1:8080/`. */
+  /** The WebSocket endpoint: its refusals and open connections. */
+  readonly endpoint: WebSocketEndpoint;
+  /** The pages, such as `http://127.0.0.1:8080/` (`https://` with TLS). */
   readonly url: string;
-  /** The WAMP endpoint, such as `ws://127.0.0.1:8080/ws`. */
+  /** The WAMP endpoint, such as `ws://127.0.0.1:8080/ws` (`wss://` with TLS). */
   readonly wsUrl: string;
   /** The TCP port listened on; the one picked when `port: 0` was asked for. */
   readonly port: number;
@@ -93,8 +117,12 @@ const HTTP_SHUTDOWN_MS = 3_000;
 
 /** Starts the router, the app and the HTTP server. */
 export async function startServer(app: App, options: ServerOptions = {}): Promise<RunningServer> {
+  const origins = new OriginPolicy(options.origins ?? []);
   const router = new Router({
     realms: options.realms,
+    auth: options.auth,
+    authThrottle: options.authThrottle,
+    limits: options.limits,
     maxMessageSize: options.maxMessageSize,
     helloTimeoutMs: options.helloTimeoutMs,
   });
@@ -107,16 +135,23 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     [Subprotocol.WAMP2_JSON]: (peer) => new WampV2Session(router, peer, wampV2Json),
     [Subprotocol.WAMP1]: (peer) => new WampV1Session(router, peer),
   };
-  const wsOptions = { protocols, plain: instance.plain, maxBufferedAmount: options.maxBufferedAmount };
+  const endpoint = new WebSocketEndpoint({
+    protocols,
+    plain: instance.plain,
+    maxBufferedAmount: options.maxBufferedAmount,
+    origins,
+    maxConnections: options.maxSessions,
+  });
 
   const server = Deno.serve({
     port: options.port ?? 8080,
     hostname: options.host ?? "127.0.0.1",
+    ...options.tls,
     onListen: () => {},
-  }, (req) => {
+  }, (req, info) => {
     const path = new URL(req.url).pathname;
     if (path === "/" || path === "/ws") {
-      if (isUpgrade(req)) return acceptWebSocket(req, wsOptions);
+      if (isUpgrade(req)) return endpoint.accept(req, info.remoteAddr.hostname);
       if (path === "/ws") {
         return new Response("This is the WAMP WebSocket endpoint; connect with a WebSocket client.\n", {
           status: 426,
@@ -129,12 +164,14 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
 
   const host = urlHost(server.addr.hostname);
   const port = server.addr.port;
+  const secure = options.tls !== undefined ? "s" : "";
   let closing: Promise<void> | undefined;
   return {
     router,
     app: instance,
-    url: `http://${host}:${port}/`,
-    wsUrl: `ws://${host}:${port}/ws`,
+    endpoint,
+    url: `http${secure}://${host}:${port}/`,
+    wsUrl: `ws${secure}://${host}:${port}/ws`,
     port,
     close() {
       closing ??= (async () => {
@@ -175,33 +212,69 @@ export function usage(name: string, extension?: CliExtension): string {
   return [
     `Usage: deno task ${name} [options]`,
     "",
+    "  --config FILE   JSON configuration: realms, roles, authentication, origins, TLS, limits",
+    "                  (env TUERCA_CONFIG; see tuerca.example.json); options below win over it",
     "  --port N        port for the pages and WebSocket (env PORT; default 8080; 0 = any free)",
     "  --host ADDR     interface to listen on (env HOST; default 127.0.0.1; 0.0.0.0 to expose)",
     "  --realm NAME    a realm sessions may join; repeat for more; the first is the default",
     "                  (env REALMS, comma separated; default realm1)",
+    "  --allow-origin URL  a web origin whose pages may connect besides the server's own",
+    "                  (scheme://host[:port], *.host for subdomains; repeat; * allows every origin)",
+    "  --cert FILE --key FILE  serve HTTPS and wss:// with this PEM certificate chain and key",
+    "  --max-sessions N       most connections at once (default 100000; 0 = no limit)",
+    "  --max-subscriptions N  per session (default 1000)      --max-registrations N  per session (default 100)",
+    "  --max-pending-calls N  per session (default 1000)      --max-message-size N   bytes (default 1048576)",
+    "  --rate N --burst N     publishes plus calls per second per session (default 1000, burst 2000; 0 = off)",
     ...(extension?.usage ?? []),
     "  -h, --help      show this help",
   ].join("\n");
 }
 
+/** What parseServerArgs found: the server options, the configuration behind them, and the app's own values. */
+export type ParsedServerArgs = ServerOptions & {
+  /** Whether `--help` was asked for. */
+  help: boolean;
+  /** The app's own option values. */
+  extra: CliValues;
+  /** The configuration file's content (the built-in defaults without one). */
+  config: TuercaConfig;
+};
+
+/** The numeric flags and the ServerOptions field each sets. */
+const LIMIT_FLAGS = {
+  "max-sessions": "sessions",
+  "max-subscriptions": "subscriptions",
+  "max-registrations": "registrations",
+  "max-pending-calls": "pendingCalls",
+  "rate": "rate",
+  "burst": "burst",
+  "max-message-size": "maxMessageSize",
+} as const;
+
 /**
- * Reads the shared options, and an app's own, from arguments and environment
- * (arguments win).
+ * Reads the shared options, and an app's own, from arguments, environment and the
+ * configuration file (arguments win over the environment, both over the file).
  * @throws {UsageError} on unknown options or bad values.
+ * @throws {ConfigError} for a configuration file that cannot be used.
  */
 export function parseServerArgs(
   args: string[],
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
   extension?: CliExtension,
-): ServerOptions & { help: boolean; extra: CliValues } {
+): ParsedServerArgs {
   let values: CliValues;
   try {
     ({ values } = parseArgs({
       args,
       options: {
+        config: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
         realm: { type: "string", multiple: true },
+        "allow-origin": { type: "string", multiple: true },
+        cert: { type: "string" },
+        key: { type: "string" },
+        ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
         ...extension?.options,
       },
@@ -211,22 +284,87 @@ export function parseServerArgs(
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const portText = (values.port as string | undefined) ?? env("PORT") ?? "8080";
+  const configFile = (values.config as string | undefined) ?? env("TUERCA_CONFIG");
+  const config = configFile === undefined || configFile === ""
+    ? defaultConfig()
+    : loadConfig(configFile, env);
+
+  const portText = (values.port as string | undefined) ?? env("PORT") ?? String(config.endpoint.port ?? 8080);
   const port = Number(portText);
   if (!/^[0-9]+$/.test(portText) || port > 65535) {
     throw new UsageError(`invalid port ${JSON.stringify(portText)}`);
   }
-  const host = (values.host as string | undefined) ?? env("HOST") ?? "127.0.0.1";
+  const host = (values.host as string | undefined) ?? env("HOST") ?? config.endpoint.interface ?? "127.0.0.1";
   if (host.length === 0) throw new UsageError("--host needs an address");
-  const realms = (values.realm as string[] | undefined) ??
+  const realmNames = (values.realm as string[] | undefined) ??
     env("REALMS")?.split(",").map((r) => r.trim()).filter(Boolean);
+  // Realms named by flag keep the roles the file gives them; others get the default roles.
+  const realms = realmNames?.length
+    ? realmNames.map((name) => config.realms.find((r) => r.name === name) ?? name)
+    : config.realms;
+
+  const originFlags = values["allow-origin"] as string[] | undefined;
+  const origins = originFlags ?? config.origins;
+  try {
+    new OriginPolicy(origins);
+  } catch (e) {
+    throw new UsageError(`--allow-origin: ${(e as Error).message}`);
+  }
+
+  const limits: Partial<SessionLimits> = { ...config.limits };
+  let maxSessions = config.limits.sessions;
+  let maxMessageSize = config.limits.maxMessageSize;
+  delete (limits as Record<string, unknown>).sessions;
+  delete (limits as Record<string, unknown>).maxMessageSize;
+  for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
+    const text = values[flag] as string | undefined;
+    if (text === undefined) continue;
+    const n = Number(text);
+    if (!/^[0-9]+$/.test(text) || n > 1_000_000_000) {
+      throw new UsageError(
+        `--${flag}: expected a whole number from 0 to 1000000000, got ${JSON.stringify(text)}`,
+      );
+    }
+    if (field === "sessions") maxSessions = n;
+    else if (field === "maxMessageSize") maxMessageSize = n;
+    else limits[field] = n;
+  }
+
   return {
     port,
     host,
-    realms: realms?.length ? realms : undefined,
+    realms,
+    auth: config.auth,
+    origins,
+    tls: readTls(values, config),
+    limits,
+    maxSessions,
+    maxMessageSize,
     help: values.help === true,
     extra: values,
+    config,
   };
+}
+
+/** The PEM texts for TLS, from `--cert`/`--key` or the file's `endpoint.tls`. */
+function readTls(values: CliValues, config: TuercaConfig): ServerOptions["tls"] {
+  const cert = values.cert as string | undefined;
+  const key = values.key as string | undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError("--cert and --key go together: give both, or neither");
+  }
+  const files = cert !== undefined ? { certificate: cert, key: key! } : config.endpoint.tls;
+  if (files === undefined) return undefined;
+  const read = (file: string, what: string): string => {
+    try {
+      return Deno.readTextFileSync(file);
+    } catch (e) {
+      const why = `cannot read the TLS ${what} ${file}: ${(e as Error).message}`;
+      if (cert !== undefined) throw new UsageError(why);
+      throw new ConfigError(config.file ?? "configuration", `endpoint.tls.${what}`, why);
+    }
+  };
+  return { cert: read(files.certificate, "certificate"), key: read(files.key, "key") };
 }
 
 /**
@@ -251,9 +389,18 @@ export async function runCli(
     }
     theApp = typeof app === "function" ? app(options.extra) : app;
   } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`Configuration error: ${e.message}`);
+      Deno.exit(2);
+    }
     if (!(e instanceof UsageError)) throw e;
     console.error(`${e.message}\n\n${usage(name, extension)}`);
     Deno.exit(2);
+  }
+  if (options.origins?.includes("*")) {
+    console.error(
+      "Warning: every web origin may open a WebSocket here (origins: *); any site a visitor opens can.",
+    );
   }
   let server: RunningServer;
   try {

@@ -99,6 +99,7 @@ Deno.bench("Broker.publish to 1,000 subscribers (deliverEvent encodes)", { group
 
 /** A peer that counts frames instead of sending them. */
 class CountingPeer implements Peer {
+  readonly remoteAddress = "127.0.0.1";
   frames = 0;
   send(_frame: string | Uint8Array): void {
     this.frames++;
@@ -106,7 +107,8 @@ class CountingPeer implements Peer {
   close(): void {}
 }
 
-const router = new Router();
+// One session calls and publishes in a loop, far above the default per-session rate.
+const router = new Router({ limits: { rate: 0 } });
 
 function session(): WampV2Session {
   const s = new WampV2Session(router, new CountingPeer(), wampV2Json);
@@ -124,6 +126,7 @@ Deno.bench("WampV2Session.receive(PUBLISH) → 1,000 v2 sessions (no sockets)", 
 
 /** A peer that keeps the last frame it was given. */
 class LastFramePeer implements Peer {
+  readonly remoteAddress = "127.0.0.1";
   last = "";
   send(frame: string | Uint8Array): void {
     this.last = frame as string;

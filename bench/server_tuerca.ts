@@ -1,6 +1,7 @@
 /**
  * Tuerca under test: the push app on an ephemeral loopback port, without the
- * queue bridge unless `--stomp URL --queue NAME` are given. Prints
+ * queue bridge unless `--stomp URL --queue NAME` are given; `--rate N` sets the
+ * per-session rate (0: none). Prints
  * `{"ready":true,"port":N,"pid":N}` once it listens (and, with a bridge, once the
  * bridge is subscribed), then takes `mem` and `exit` on standard input.
  *
@@ -26,8 +27,11 @@ const { values } = parseArgs({
     stomp: { type: "string" },
     queue: { type: "string" },
     "bridge-deferred": { type: "boolean" },
+    rate: { type: "string" },
   },
 });
+// The benchmark's load comes from a few sessions, far above the default per-session rate.
+const limits = values.rate === undefined ? {} : { rate: Number(values.rate) };
 
 const bridgeOptions: QueueBridgeOptions | null = values.queue !== undefined && values.stomp !== undefined
   ? { url: values.stomp, queue: values.queue, prefetch: 100 }
@@ -49,7 +53,7 @@ const app: App = deferred
   : bridgeOptions !== null
   ? createPushApp({ bridge: bridgeOptions })
   : pushApp;
-const server = await startServer(app, { port: 0, host: "127.0.0.1" });
+const server = await startServer(app, { port: 0, host: "127.0.0.1", limits });
 let bridge: QueueBridge | null = deferred ? null : (server.app as PushAppInstance).bridge;
 let bridgeStarted = !deferred;
 if (bridge) await withTimeout(bridge.whenConnected(), 20_000, "bridge did not connect");

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
 import { type App, Router } from "../main.ts";
 import { pushApp } from "../push.ts";
 import type { Frame } from "../src/codec/codec.ts";
@@ -40,6 +41,7 @@ function frameOf(text: string): Uint8Array {
 
 /** The session's view of a raw connection. */
 class RawPeer implements Peer {
+  readonly remoteAddress = "127.0.0.1";
   constructor(private readonly conn: RawConn) {}
 
   send(frame: Frame): void {
@@ -52,8 +54,9 @@ class RawPeer implements Peer {
   }
 }
 
+const { values } = parseArgs({ args: Deno.args, options: { rate: { type: "string" } } });
 const app: App = pushApp;
-const router = new Router({});
+const router = new Router(values.rate === undefined ? {} : { limits: { rate: Number(values.rate) } });
 await app.start(router);
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

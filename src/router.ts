@@ -1,16 +1,32 @@
 /**
- * The router: its realms, the session ids in use, and an orderly shutdown.
+ * The router: its realms, how sessions authenticate, the per-session limits, the
+ * session ids in use, what it refused (counted), and an orderly shutdown.
  *
  * @module
  */
 
+import { Authentication } from "./auth/authentication.ts";
+import { type AuthConfig, DEFAULT_AUTH } from "./auth/authenticator.ts";
+import type { RealmDefinition } from "./auth/authorizer.ts";
+import { defaultRoles } from "./auth/default_roles.ts";
+import type { FailureThrottle } from "./auth/throttle.ts";
 import { randomId } from "./protocol/ids.ts";
 import { Realm } from "./realm/realm.ts";
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./session/limits.ts";
 
 /** Router settings; every field has a default. */
 export interface RouterOptions {
-  /** Realms sessions may join; the first is the default (v1 sessions join it). Default `["realm1"]`. */
-  realms?: string[];
+  /**
+   * Realms sessions may join; the first is the default (v1 sessions join it). A
+   * name alone gets the default roles (see `auth/default_roles.ts`). Default `["realm1"]`.
+   */
+  realms?: (string | RealmDefinition)[];
+  /** Authentication methods. Default: anonymous, as the role `anonymous`. */
+  auth?: AuthConfig;
+  /** The failure throttle of authentication (tests use a quicker one). */
+  authThrottle?: FailureThrottle;
+  /** Per-session quotas; unset ones keep their defaults. */
+  limits?: Partial<SessionLimits>;
   /** Agent string sent in WELCOME (v2) and as the server ident (v1). */
   agent?: string;
   /** Largest incoming frame in bytes; larger ones end the session. Default 1 MiB. */
@@ -28,6 +44,19 @@ export interface Closable {
 /** The agent string Tuerca announces. */
 export const AGENT = "Tuerca/0.1";
 
+/** What the router refused or dropped, counted since it started. */
+export interface RouterCounters {
+  /** Requests denied by a role's permissions (v2 ERRORs, v1 CALLERRORs and dropped v1 messages). */
+  notAuthorized: number;
+  /** Failed authentications (wrong secrets, unknown authids, no method). */
+  authenticationFailures: number;
+  /** Requests refused by a per-session quota. */
+  quotaExceeded: number;
+  /** Publishes and calls refused by the per-session rate. */
+  rateLimited: number;
+  /** v1 SUBSCRIBE and PUBLISH messages dropped (v1 has no error message for them). */
+  v1Dropped: number;
+}
 /** Owns the realms and the sessions. */
 export class Router {
   /** Agent string sent in WELCOME (v2) and as the server ident (v1). Default {@link AGENT}. */
@@ -38,6 +67,18 @@ export class Router {
   readonly helloTimeoutMs: number;
   /** The realm v1 sessions join, and the first of `realms`. */
   readonly defaultRealm: Realm;
+  /** The configured authentication methods. */
+  readonly authentication: Authentication;
+  /** Per-session quotas. */
+  readonly limits: Readonly<SessionLimits>;
+  /** What the router refused, counted. */
+  readonly counters: RouterCounters = {
+    notAuthorized: 0,
+    authenticationFailures: 0,
+    quotaExceeded: 0,
+    rateLimited: 0,
+    v1Dropped: 0,
+  };
   #realms = new Map<string, Realm>();
   #live = new Set<number>();
   #closables = new Set<Closable>();
@@ -45,9 +86,14 @@ export class Router {
 
   /** Creates the realms (by default just `realm1`) and applies the defaults of `options`. */
   constructor(options: RouterOptions = {}) {
-    const names = options.realms?.length ? options.realms : ["realm1"];
-    for (const name of names) this.#realms.set(name, new Realm(name));
-    this.defaultRealm = this.#realms.get(names[0])!;
+    const realms = options.realms?.length ? options.realms : ["realm1"];
+    for (const r of realms) {
+      const realm = typeof r === "string" ? new Realm(r, defaultRoles()) : new Realm(r.name, r.roles);
+      this.#realms.set(realm.name, realm);
+    }
+    this.defaultRealm = this.#realms.values().next().value!;
+    this.authentication = new Authentication(options.auth ?? DEFAULT_AUTH, options.authThrottle);
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
     this.agent = options.agent ?? AGENT;
     this.maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;

@@ -431,6 +431,7 @@ Deno.test("a frame just under maxMessageSize is accepted", async () => {
 
 /** A {@link Peer} that records what the session does to it. */
 class RecordingPeer implements Peer {
+  readonly remoteAddress = "127.0.0.1";
   readonly sent: Frame[] = [];
   readonly closes: { code: number; reason: string }[] = [];
 
@@ -501,7 +502,8 @@ const MALFORMED: [string, Frame][] = [
   ["EVENT from a client", "[36, 1, 1, {}]"],
   ["PUBLISHED from a client", "[17, 1, 1]"],
   ["INTERRUPT from a client", "[69, 1, {}]"],
-  ["AUTHENTICATE (no CHALLENGE was sent)", '[5, "sig", {}]'],
+  ["AUTHENTICATE with a numeric signature", "[5, 1, {}]"],
+  ["AUTHENTICATE without extra", '[5, "sig"]'],
   ["HELLO with 2 elements", '[1, "realm1"]'],
   ["HELLO with a numeric realm", "[1, 1, {}]"],
   ["HELLO with details as a list", '[1, "realm1", []]'],

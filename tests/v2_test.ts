@@ -488,7 +488,11 @@ Deno.test(
     const named = await next(raw.client, "EVENT with publisher");
     assert.equal(named[0], EVENT);
     assert.equal(named[1], subId);
-    assert.deepEqual(named[3], { publisher: pub.session.id });
+    assert.deepEqual(named[3], {
+      publisher: pub.session.id,
+      publisher_authid: String(pub.session.id),
+      publisher_authrole: "anonymous",
+    });
     assert.deepEqual(named[4], ["named"]);
 
     await pub.session.publish(topic, ["anonymous"], {}, { acknowledge: true });
@@ -755,11 +759,9 @@ Deno.test(
       "second registration from another session",
     );
     const raw = await clients.raw(server.wsUrl);
-    for (const procedure of ["com.example.once", AREA]) {
-      const r = req();
-      raw.client.send([REGISTER, r, {}, procedure]);
-      await expectError(raw.client, REGISTER, r, "wamp.error.procedure_already_exists");
-    }
+    const r1 = req();
+    raw.client.send([REGISTER, r1, {}, "com.example.once"]);
+    await expectError(raw.client, REGISTER, r1, "wamp.error.procedure_already_exists");
     // The same session registering twice is refused too.
     await rawRegister(raw.client, "com.example.raw");
     const r = req();

@@ -96,9 +96,18 @@ async function startDeno(
   }
 }
 
+/**
+ * The limits the benchmark starts Tuerca with: its load generators publish and call
+ * from one session far above the default rate of 1,000 per second per session.
+ */
+export const TUERCA_BENCH_ARGS: readonly string[] = ["--rate", "0"];
+
 /** Tuerca's push app (without the queue bridge unless args name one). */
 export function startTuerca(options: DenoServerOptions = {}): Promise<Server> {
-  return startDeno("tuerca", "Tuerca", "server_tuerca.ts", "/ws", options);
+  return startDeno("tuerca", "Tuerca", "server_tuerca.ts", "/ws", {
+    ...options,
+    args: [...TUERCA_BENCH_ARGS, ...(options.args ?? [])],
+  });
 }
 
 /** The bare Deno.serve WebSocket baseline. */
@@ -124,7 +133,7 @@ export function startTuercaRawWs(options: DenoServerOptions = {}): Promise<Serve
     "Tuerca on Deno.listen + own framing (experiment)",
     "server_tuerca_rawws.ts",
     "/",
-    options,
+    { ...options, args: [...TUERCA_BENCH_ARGS, ...(options.args ?? [])] },
   );
 }
 

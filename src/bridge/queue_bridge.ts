@@ -59,6 +59,13 @@ export interface QueueBridgeOptions {
 /** The header added to rejected messages. */
 export const REJECT_REASON_HEADER = "x-reject-reason";
 
+/**
+ * The authrole the bridge publishes under. Its events always carry
+ * `details.publisher_authrole` with it, and no client can be given this role, so a
+ * page can tell a queue message from a tab's.
+ */
+export const BRIDGE_ROLE = "bridge";
+
 /** Headers that belong to one delivery, not to the message, and are not copied on reject. */
 const DELIVERY_HEADERS = new Set([
   "destination",
@@ -131,7 +138,10 @@ export class QueueBridge {
       stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
       log: options.log ?? ((line) => console.error(line)),
     };
-    this.#local = new LocalSession(router, options.realm);
+    this.#local = new LocalSession(router, options.realm, undefined, {
+      authid: `queue:${options.queue}`,
+      authrole: BRIDGE_ROLE,
+    });
   }
 
   /** The queue rejected messages go to. */
@@ -291,7 +301,7 @@ export class QueueBridge {
         return "content-type is application/json but the body is not valid JSON";
       }
     }
-    this.#local.publish(cat, [event]);
+    this.#local.publish(cat, [event], undefined, { disclose: true });
     return null;
   }
 

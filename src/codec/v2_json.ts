@@ -27,6 +27,13 @@ export class WampV2JsonCodec implements Codec {
       case T.GOODBYE:
         arity(msg, 3, 3, type === T.ABORT ? "ABORT" : "GOODBYE");
         return { type, details: dict(msg[1], "Details"), reason: str(msg[2], "Reason") };
+      case T.AUTHENTICATE:
+        arity(msg, 3, 3, "AUTHENTICATE");
+        return {
+          type,
+          signature: str(msg[1], "AUTHENTICATE.Signature"),
+          extra: dict(msg[2], "AUTHENTICATE.Extra"),
+        };
       case T.ERROR: {
         arity(msg, 5, 7, "ERROR");
         const requestType = msg[1];
@@ -109,9 +116,6 @@ export class WampV2JsonCodec implements Codec {
         if (typeof type === "number" && KNOWN_ROUTER_TYPES.has(type)) {
           throw new ProtocolError(`message type ${type} is only sent by a router`);
         }
-        if (type === T.AUTHENTICATE) {
-          throw new ProtocolError("AUTHENTICATE without a CHALLENGE");
-        }
         throw new ProtocolError(`unknown message type ${JSON.stringify(type) ?? "undefined"}`);
     }
   }
@@ -124,6 +128,8 @@ export class WampV2JsonCodec implements Codec {
       case T.ABORT:
       case T.GOODBYE:
         return JSON.stringify([m.type, m.details, m.reason]);
+      case T.CHALLENGE:
+        return JSON.stringify([T.CHALLENGE, m.authmethod, m.extra]);
       case T.ERROR:
         return JSON.stringify(
           withPayload([T.ERROR, m.requestType, m.request, m.details, m.error], m.args, m.kwargs),

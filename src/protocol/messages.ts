@@ -39,6 +39,26 @@ export interface Welcome {
   details: Dict;
 }
 
+/** Router → client: prove who you are (the authentication method's challenge). */
+export interface Challenge {
+  /** Message type: CHALLENGE (4). */
+  type: typeof T.CHALLENGE;
+  /** CHALLENGE.AuthMethod: the method chosen, such as `wampcra`. */
+  authmethod: string;
+  /** CHALLENGE.Extra: what the method needs signed (`challenge`, and a salt for salted WAMP-CRA). */
+  extra: Dict;
+}
+
+/** Client → router: the answer to a CHALLENGE. */
+export interface Authenticate {
+  /** Message type: AUTHENTICATE (5). */
+  type: typeof T.AUTHENTICATE;
+  /** AUTHENTICATE.Signature: the ticket, or the signature over the challenge. */
+  signature: string;
+  /** AUTHENTICATE.Extra. */
+  extra: Dict;
+}
+
 /** Either way: the session is refused or torn down before it was established. */
 export interface Abort {
   /** Message type: ABORT (3). */
@@ -307,6 +327,8 @@ export type Message =
   | Hello
   | Welcome
   | Abort
+  | Challenge
+  | Authenticate
   | Goodbye
   | ErrorMessage
   | Publish
@@ -332,6 +354,7 @@ export type Message =
 export type ClientMessage =
   | Hello
   | Abort
+  | Authenticate
   | Goodbye
   | ErrorMessage
   | Publish

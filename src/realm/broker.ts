@@ -38,8 +38,13 @@ export interface PublishRequest {
   args?: unknown[];
   /** Keyword payload (PUBLISH.ArgumentsKw). */
   kwargs?: Dict;
-  /** The PUBLISH options: `exclude_me`, `disclose_me`, black- and whitelists. */
+  /** The PUBLISH options: `exclude_me`, black- and whitelists. */
   options: Dict;
+  /**
+   * Whether EVENT details name the publisher (`publisher`, `publisher_authid`,
+   * `publisher_authrole`): the client's `disclose_me`, or its role's forced disclosure.
+   */
+  disclose?: boolean;
 }
 
 const NO_DETAILS: Dict = Object.freeze({}) as Dict;
@@ -101,8 +106,12 @@ export class Broker {
     const sub = this.#byTopic.get(req.topic);
     if (sub === undefined) return publication;
 
-    const details = options.disclose_me === true && publisher !== null
-      ? { publisher: publisher.id }
+    const details = req.disclose === true && publisher !== null
+      ? {
+        publisher: publisher.id,
+        publisher_authid: publisher.authid,
+        publisher_authrole: publisher.authrole,
+      }
       : NO_DETAILS;
     const event: Event = {
       type: T.EVENT,
@@ -125,6 +134,16 @@ export class Broker {
       }
     }
     return publication;
+  }
+
+  /** Whether `s` is subscribed to `topic`. */
+  isSubscribed(s: Participant, topic: string): boolean {
+    return this.#byTopic.get(topic)?.subscribers.has(s) ?? false;
+  }
+
+  /** How many subscriptions `s` holds. */
+  subscriptionCountOf(s: Participant): number {
+    return this.#bySession.get(s)?.size ?? 0;
   }
 
   /** The subscription for `topic`, if anyone is subscribed. */

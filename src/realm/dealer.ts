@@ -54,8 +54,13 @@ export interface CallRequest {
   args?: unknown[];
   /** Keyword arguments (CALL.ArgumentsKw). */
   kwargs?: Dict;
-  /** CALL.Options: `receive_progress` and `disclose_me` are honored. */
+  /** CALL.Options: `receive_progress` is honored. */
   options: Dict;
+  /**
+   * Whether INVOCATION details name the caller (`caller`, `caller_authid`,
+   * `caller_authrole`): the client's `disclose_me`, or its role's forced disclosure.
+   */
+  disclose?: boolean;
 }
 
 /** Cancel modes of WAMP call canceling. */
@@ -138,7 +143,11 @@ export class Dealer {
     };
     this.#track(pending);
     const details: Dict = {};
-    if (req.options.disclose_me === true) details.caller = caller.id;
+    if (req.disclose === true) {
+      details.caller = caller.id;
+      details.caller_authid = caller.authid;
+      details.caller_authrole = caller.authrole;
+    }
     if (receiveProgress) details.receive_progress = true;
     callee.send({
       type: T.INVOCATION,
@@ -242,6 +251,16 @@ export class Dealer {
     }
     this.#pendingOfCallee.delete(s);
     this.#pendingOfCaller.delete(s);
+  }
+
+  /** How many calls `caller` has in flight. */
+  pendingCountOf(caller: Participant): number {
+    return this.#pendingOfCaller.get(caller)?.size ?? 0;
+  }
+
+  /** How many procedures `callee` has registered. */
+  registrationCountOf(callee: Participant): number {
+    return this.#registrationsOf.get(callee)?.size ?? 0;
   }
 
   /** Number of calls in flight. */

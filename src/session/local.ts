@@ -55,6 +55,16 @@ export interface LocalPublishOptions {
   exclude?: number[];
   /** Only these session ids may receive it. */
   eligible?: number[];
+  /** Name this session in the EVENT details (`publisher`, `publisher_authid`, `publisher_authrole`). */
+  disclose?: boolean;
+}
+
+/** Who a local session is, as other sessions see it when it discloses itself. */
+export interface LocalIdentity {
+  /** Default `local-<session id>`. */
+  authid?: string;
+  /** Default `trusted`. */
+  authrole?: string;
 }
 
 /** A handle to end a local subscription. */
@@ -96,7 +106,7 @@ interface PendingLocalCall {
 export class LocalSession implements Participant {
   readonly id: number;
   readonly authid: string;
-  readonly authrole = "trusted";
+  readonly authrole: string;
   readonly acceptsInterrupt = false;
   /** The realm this session joined. */
   readonly realm: Realm;
@@ -107,22 +117,26 @@ export class LocalSession implements Participant {
   #closed = false;
 
   /**
-   * Joins the realm at once, as a session with a fresh id and the authrole `trusted`.
+   * Joins the realm at once, as a session with a fresh id. A local session is the
+   * server itself: no role's permissions or quotas apply to it.
    * @param router the router to join
    * @param realm the realm name; the router's default realm when omitted
    * @param onError where exceptions thrown by local event handlers and procedures go
+   * @param identity the authid and authrole others see (default `local-<id>`, `trusted`)
    * @throws {WampError} `wamp.error.no_such_realm` when the router has no such realm
    */
   constructor(
     private readonly router: Router,
     realm?: string,
     private readonly onError: (e: unknown) => void = (e) => console.error("local session handler failed:", e),
+    identity: LocalIdentity = {},
   ) {
     const r = realm === undefined ? router.defaultRealm : router.realm(realm);
     if (r === undefined) throw new WampError(ErrorUri.NO_SUCH_REALM, [`no realm ${realm}`]);
     this.realm = r;
     this.id = router.newSessionId();
-    this.authid = `local-${this.id}`;
+    this.authid = identity.authid ?? `local-${this.id}`;
+    this.authrole = identity.authrole ?? "trusted";
     r.join(this);
   }
 
@@ -136,7 +150,13 @@ export class LocalSession implements Participant {
     const wire: Dict = { exclude_me: options.excludeMe ?? true };
     if (options.exclude) wire.exclude = options.exclude;
     if (options.eligible) wire.eligible = options.eligible;
-    return this.realm.broker.publish(this, { topic, args, kwargs, options: wire });
+    return this.realm.broker.publish(this, {
+      topic,
+      args,
+      kwargs,
+      options: wire,
+      disclose: options.disclose,
+    });
   }
 
   /** Subscribes `handler` to `topic`. Handlers run synchronously during the publish. */

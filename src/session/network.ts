@@ -1,18 +1,22 @@
 /**
  * What WAMP v1 and v2 sessions share: being a participant of a realm over a
- * {@link Peer}, checking URIs, and releasing everything when the transport closes.
- * The protocol state machines live in `v1.ts` and `v2.ts`.
+ * {@link Peer}, an identity and the role's permissions, the per-session quotas,
+ * and releasing everything when the transport closes. The protocol state machines
+ * live in `v1.ts` and `v2.ts`.
  *
  * @module
  */
 
+import type { Identity } from "../auth/authenticator.ts";
+import { type Action, NO_ROLE, type Permission, type RolePermissions } from "../auth/authorizer.ts";
 import type { Codec } from "../codec/codec.ts";
-import { MessageType as T } from "../protocol/constants.ts";
+import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import type { Event, RequestId, RouterMessage } from "../protocol/messages.ts";
 import type { Participant } from "../realm/participant.ts";
 import type { Realm } from "../realm/realm.ts";
 import type { Closable, Router } from "../router.ts";
+import { quotaExceeded, RateLimiter } from "./limits.ts";
 import type { Peer, WireSession } from "./peer.ts";
 
 /** How long shutdown waits for a peer to close before giving up on it. */
@@ -23,7 +27,13 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   #id: number;
   authid: string;
   authrole = "anonymous";
+  /** How the session authenticated. */
+  authmethod = "anonymous";
   acceptsInterrupt = false;
+  /** What the session's role may do in its realm; nothing outside a realm. */
+  #permissions: RolePermissions = NO_ROLE;
+  /** Made at the first publish or call, so idle sessions carry none. */
+  #rate: RateLimiter | null = null;
   /** The realm joined, or null before the handshake and after leaving. */
   protected realm: Realm | null = null;
   /** True once the transport is closed (or we closed it); nothing is sent after. */
@@ -108,7 +118,53 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   /** Joins `realm` (v2 after HELLO, v1 as soon as the transport opens). */
   protected enterRealm(realm: Realm): void {
     this.realm = realm;
+    this.#permissions = realm.authorizer.role(this.authrole);
     realm.join(this);
+  }
+
+  /** Takes on an authenticated identity (and its role's permissions, once in a realm). */
+  protected adopt(identity: Identity): void {
+    this.authid = identity.authid;
+    this.authrole = identity.authrole;
+    this.authmethod = identity.authmethod;
+    this.#permissions = this.realm?.authorizer.role(identity.authrole) ?? NO_ROLE;
+  }
+
+  /**
+   * The permission that lets this session do `action` on `uri`.
+   * @throws {WampError} `wamp.error.not_authorized` (counted)
+   */
+  protected permit(action: Action, uri: string): Permission {
+    const p = this.#permissions.lookup(uri);
+    if (p !== null && p.allow[action]) return p;
+    this.router.counters.notAuthorized++;
+    throw new WampError(ErrorUri.NOT_AUTHORIZED, [
+      `role ${JSON.stringify(this.authrole)} may not ${action} ${uri}`,
+    ]);
+  }
+
+  /**
+   * Takes one publish-or-call token from the session's rate.
+   * @throws {WampError} `tuerca.error.rate_limited` (counted)
+   */
+  protected spend(): void {
+    const limits = this.router.limits;
+    if (limits.rate <= 0) return;
+    this.#rate ??= new RateLimiter(limits.rate, limits.burst);
+    if (this.#rate.take()) return;
+    this.router.counters.rateLimited++;
+    throw this.#rate.error();
+  }
+
+  /**
+   * Checks that one more `quota` item fits, given `held` of them now.
+   * @throws {WampError} `tuerca.error.quota_exceeded` (counted)
+   */
+  protected fits(quota: "subscriptions" | "registrations" | "pendingCalls", held: number): void {
+    const limit = this.router.limits[quota];
+    if (limit <= 0 || held < limit) return;
+    this.router.counters.quotaExceeded++;
+    throw quotaExceeded(quota, limit);
   }
 
   /** Leaves the realm, if in one; the realm drops this session's subscriptions, registrations and calls. */

@@ -10,6 +10,8 @@ import type { Frame } from "../codec/codec.ts";
 
 /** The transport as a session sees it. */
 export interface Peer {
+  /** The remote IP address (for throttling failed authentications); "" when unknown. */
+  readonly remoteAddress: string;
   /** Sends one frame; a no-op once the transport is closing. */
   send(frame: Frame): void;
   /** Closes the transport with a WebSocket close code and a short reason. */

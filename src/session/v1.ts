@@ -3,12 +3,20 @@
  * router's default realm as soon as the socket opens and shares its topics and
  * procedures with v2 sessions.
  *
+ * Identity: the session starts with the anonymous role when anonymous access is
+ * on; it may authenticate with AutobahnJS 0.8's WAMP-CRA calls (see
+ * `auth/v1_cra.ts`) and then has its user's role. With anonymous access off it may
+ * do nothing but authenticate, and is closed with 1008 if it has not within the
+ * HELLO timeout.
+ *
  * v1 has no error message for PUBLISH, SUBSCRIBE or UNSUBSCRIBE, so, like
  * Ratchet, anything we cannot act on closes the connection with 1007 and a reason:
  * a frame that is not JSON or not an array, an unknown or server-only type id,
  * wrong field types, an invalid or reserved topic URI, a call id reused while its
- * call is in flight. CALL errors are answered with CALLERROR (an unknown procedure
- * too: Ratchet stayed silent, we do not).
+ * call is in flight, too many or too large CURIE prefixes. A SUBSCRIBE or PUBLISH
+ * the role does not permit, or over a quota or the rate, is dropped and counted.
+ * CALL errors are answered with CALLERROR (an unknown procedure too: Ratchet
+ * stayed silent, we do not).
  *
  * @module
  */
@@ -16,19 +24,29 @@
 import type { Frame } from "../codec/codec.ts";
 import { exceedsSize, frameBytes, ProtocolError } from "../codec/codec.ts";
 import { wampV1Json } from "../codec/v1_json.ts";
-import { MessageType as T, WsClose } from "../protocol/constants.ts";
-import type { Call, ClientMessage } from "../protocol/messages.ts";
-import { checkUri, isUsableUri } from "../protocol/uri.ts";
+import { V1_AUTH, V1_AUTHREQ, V1Handshake, v1Permissions } from "../auth/v1_cra.ts";
+import { ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+import type { Call, ClientMessage, Publish } from "../protocol/messages.ts";
+import { checkUri, isUsableUri, MAX_URI_LENGTH } from "../protocol/uri.ts";
 import type { Router } from "../router.ts";
 import { NetworkSession } from "./network.ts";
 import type { Peer } from "./peer.ts";
 
 /** The most CURIE prefixes one connection may define. */
 export const MAX_PREFIXES = 256;
+/** The longest CURIE prefix name. */
+export const MAX_PREFIX_NAME = 64;
+/** The most characters all of a connection's prefixes (names and URIs) may hold together. */
+export const MAX_PREFIX_CHARS = 32 * 1024;
 
 /** One WAMP v1 connection. */
 export class WampV1Session extends NetworkSession {
   #prefixes = new Map<string, string>();
+  #prefixChars = 0;
+  #handshake: V1Handshake | null = null;
+  /** Closes a session that must authenticate and has not (anonymous access off). */
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** A v1 session on `peer`; it joins the default realm when the transport opens. */
   constructor(router: Router, peer: Peer) {
@@ -41,7 +59,22 @@ export class WampV1Session extends NetworkSession {
       this.closeTransport(WsClose.GOING_AWAY, "router shutdown");
       return;
     }
-    this.enterRealm(this.router.defaultRealm);
+    const realm = this.router.defaultRealm;
+    const anonymous = this.router.authentication.methods.get("anonymous");
+    const start = anonymous?.begin({ realm: realm.name, authextra: {}, session: this.id });
+    if (start?.kind === "welcome") {
+      this.adopt(start.identity);
+    } else {
+      this.authrole = "";
+      this.authmethod = "none";
+      this.#authTimer = setTimeout(() => {
+        this.closeTransport(
+          WsClose.POLICY_VIOLATION,
+          `not authenticated within ${this.router.helloTimeoutMs} ms`,
+        );
+      }, this.router.helloTimeoutMs);
+    }
+    this.enterRealm(realm);
     this.send({ type: T.WELCOME, session: this.id, details: { agent: this.router.agent } });
   }
 
@@ -69,28 +102,72 @@ export class WampV1Session extends NetworkSession {
     return this.waitClosed();
   }
 
+  /** Stops the authentication timer. */
+  protected override onClosed(): void {
+    clearTimeout(this.#authTimer);
+  }
+
   #dispatch(msg: ClientMessage): void {
     const realm = this.realm!;
     switch (msg.type) {
       case T.V1_PREFIX:
-        if (!this.#prefixes.has(msg.prefix) && this.#prefixes.size >= MAX_PREFIXES) {
-          throw new ProtocolError(`more than ${MAX_PREFIXES} prefixes`);
-        }
-        this.#prefixes.set(msg.prefix, msg.uri);
-        return;
+        return this.#prefix(msg.prefix, msg.uri);
       case T.CALL:
         return this.#call(msg);
-      case T.SUBSCRIBE:
-        realm.broker.subscribe(this, this.#topic(msg.topic));
+      case T.SUBSCRIBE: {
+        const topic = this.#topic(msg.topic);
+        this.#orDrop(() => {
+          this.permit("subscribe", topic);
+          if (!realm.broker.isSubscribed(this, topic)) {
+            this.fits("subscriptions", realm.broker.subscriptionCountOf(this));
+          }
+          realm.broker.subscribe(this, topic);
+        });
         return;
+      }
       case T.UNSUBSCRIBE:
         realm.broker.unsubscribeTopic(this, this.#topic(msg.topic!));
         return;
       case T.PUBLISH:
-        realm.broker.publish(this, { ...msg, topic: this.#topic(msg.topic) });
-        return;
+        return this.#publish(msg);
       default:
         throw new ProtocolError(`unexpected message type ${msg.type}`);
+    }
+  }
+
+  #prefix(prefix: string, uri: string): void {
+    if (prefix.length > MAX_PREFIX_NAME || uri.length > MAX_URI_LENGTH) {
+      throw new ProtocolError(
+        `a prefix name may have ${MAX_PREFIX_NAME} characters and its URI ${MAX_URI_LENGTH}`,
+      );
+    }
+    const old = this.#prefixes.get(prefix);
+    if (old === undefined && this.#prefixes.size >= MAX_PREFIXES) {
+      throw new ProtocolError(`more than ${MAX_PREFIXES} prefixes`);
+    }
+    const chars = this.#prefixChars - (old === undefined ? 0 : prefix.length + old.length) + prefix.length +
+      uri.length;
+    if (chars > MAX_PREFIX_CHARS) throw new ProtocolError(`prefixes over ${MAX_PREFIX_CHARS} characters`);
+    this.#prefixChars = chars;
+    this.#prefixes.set(prefix, uri);
+  }
+
+  #publish(msg: Publish): void {
+    const topic = this.#topic(msg.topic);
+    this.#orDrop(() => {
+      this.spend();
+      const disclose = this.permit("publish", topic).disclose.publisher;
+      this.realm!.broker.publish(this, { ...msg, topic, disclose });
+    });
+  }
+
+  /** Runs `act`; a refusal (not authorized, a quota, the rate) drops the message, counted. */
+  #orDrop(act: () => void): void {
+    try {
+      act();
+    } catch (e) {
+      if (!(e instanceof WampError)) throw e;
+      this.router.counters.v1Dropped++;
     }
   }
 
@@ -100,12 +177,55 @@ export class WampV1Session extends NetworkSession {
       throw new ProtocolError(`call id ${String(msg.request).slice(0, 40)} is already in flight`);
     }
     try {
+      this.spend();
       const procedure = this.resolve(msg.procedure);
+      if (procedure === V1_AUTHREQ || procedure === V1_AUTH) return this.#authCall(msg, procedure);
       checkUri(procedure, "procedure", true);
-      dealer.call(this, { ...msg, procedure });
+      const disclose = this.permit("call", procedure).disclose.caller;
+      this.fits("pendingCalls", dealer.pendingCountOf(this));
+      dealer.call(this, { ...msg, procedure, disclose });
     } catch (e) {
       this.requestError(T.CALL, msg.request, e);
     }
+  }
+
+  /** AutobahnJS 0.8's WAMP-CRA calls, answered by the session itself. */
+  #authCall(msg: Call, procedure: string): void {
+    if (this.authmethod === "wampcra") {
+      throw new WampError(ErrorUri.AUTHENTICATION_FAILED, ["this session is already authenticated"]);
+    }
+    this.#handshake ??= new V1Handshake(this.router.authentication, this.id, this.realm!.name);
+    const args = msg.args ?? [];
+    if (procedure === V1_AUTHREQ) {
+      return this.#result(msg, this.#handshake.request(args));
+    }
+    this.#handshake.answer(args, this.peer.remoteAddress).then(
+      (identity) => {
+        if (this.ended) return;
+        const realm = this.realm!;
+        if (identity.realm !== undefined && identity.realm !== realm.name) {
+          throw new WampError(ErrorUri.AUTHENTICATION_FAILED, ["authentication failed"]);
+        }
+        if (!realm.authorizer.has(identity.authrole)) {
+          throw new WampError(ErrorUri.NO_SUCH_ROLE, [
+            `role ${JSON.stringify(identity.authrole)} is not defined on realm ${realm.name}`,
+          ]);
+        }
+        clearTimeout(this.#authTimer);
+        this.adopt(identity);
+        this.#result(msg, v1Permissions(realm.authorizer.role(identity.authrole)));
+      },
+    ).catch((e) => {
+      if (this.ended) return;
+      if (e instanceof WampError && e.uri === ErrorUri.AUTHENTICATION_FAILED) {
+        this.router.counters.authenticationFailures++;
+      }
+      this.requestError(T.CALL, msg.request, e instanceof WampError ? e : failedAuth());
+    });
+  }
+
+  #result(msg: Call, value: unknown): void {
+    this.send({ type: T.RESULT, request: msg.request, details: {}, args: [value] });
   }
 
   /** A topic URI, CURIE resolved and checked; an unusable one is a protocol error in v1. */
@@ -128,4 +248,8 @@ export class WampV1Session extends NetworkSession {
     const base = this.#prefixes.get(uriOrCurie.slice(0, colon));
     return base === undefined ? uriOrCurie : base + uriOrCurie.slice(colon + 1);
   }
+}
+
+function failedAuth(): WampError {
+  return new WampError(ErrorUri.AUTHENTICATION_FAILED, ["authentication failed"]);
 }

@@ -2,22 +2,33 @@
  * A WAMP v2 session (Basic Profile plus the advanced features the WELCOME lists),
  * over any v2 codec.
  *
- * States: `establishing` (waiting for HELLO) → `established` → after GOODBYE back
- * to `establishing`, since the transport may carry a new session. Protocol
- * violations (a frame the codec rejects, a message that is wrong for the state, a
- * request id reused while its call is in flight) are answered with ABORT
+ * States: `establishing` (waiting for HELLO) → `challenging` (CHALLENGE sent,
+ * waiting for AUTHENTICATE; methods other than anonymous) → `verifying` (checking
+ * the answer) → `established` → after GOODBYE back to `establishing`, since the
+ * transport may carry a new session. The HELLO timeout runs until WELCOME, so a
+ * client that never answers its CHALLENGE is closed like one that never says HELLO.
+ *
+ * Authentication fails with ABORT `wamp.error.authentication_failed` (wrong ticket
+ * or signature, unknown authid: the same answer), `wamp.error.no_auth_method` or
+ * `wamp.error.no_such_role`. Requests the session's role does not permit get ERROR
+ * `wamp.error.not_authorized` (a PUBLISH only when acknowledged).
+ *
+ * Protocol violations (a frame the codec rejects, a message that is wrong for the
+ * state, a request id reused while its call is in flight) are answered with ABORT
  * `wamp.error.protocol_violation` and WebSocket close 1002; the session's
  * subscriptions, registrations and calls in flight go with it.
  *
  * @module
  */
 
+import type { AuthStep, Identity } from "../auth/authenticator.ts";
 import type { Codec, Frame } from "../codec/codec.ts";
 import { exceedsSize, frameBytes, isDict, ProtocolError } from "../codec/codec.ts";
 import { CloseReason, ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import { checkUri } from "../protocol/uri.ts";
 import type {
+  Authenticate,
   Call,
   ClientMessage,
   Dict,
@@ -28,6 +39,7 @@ import type {
   Unregister,
   Unsubscribe,
 } from "../protocol/messages.ts";
+import type { Realm } from "../realm/realm.ts";
 import type { CancelMode } from "../realm/dealer.ts";
 import type { Router } from "../router.ts";
 import { NetworkSession } from "./network.ts";
@@ -51,11 +63,21 @@ export const ROUTER_ROLES: Dict = {
   },
 };
 
-type State = "establishing" | "established" | "closing";
+type State = "establishing" | "challenging" | "verifying" | "established" | "closing";
+
+/** The longest authid HELLO may carry. */
+export const MAX_AUTHID_LENGTH = 256;
+
+/** A handshake waiting for the client's AUTHENTICATE. */
+interface PendingAuth {
+  realm: Realm;
+  step: Extract<AuthStep, { kind: "challenge" }>;
+}
 
 /** One WAMP v2 connection. */
 export class WampV2Session extends NetworkSession {
   #state: State = "establishing";
+  #pendingAuth: PendingAuth | null = null;
   /** Sessions completed on this transport; each after the first gets a new id. */
   #sessions = 0;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
@@ -126,7 +148,17 @@ export class WampV2Session extends NetworkSession {
     if (this.#state === "establishing") {
       if (msg.type === T.HELLO) return this.#hello(msg);
       if (msg.type === T.ABORT) return this.closeTransport(WsClose.NORMAL, "aborted by client");
+      if (msg.type === T.AUTHENTICATE) throw new ProtocolError("AUTHENTICATE without a CHALLENGE");
       throw new ProtocolError(`message type ${msg.type} before HELLO`);
+    }
+    if (this.#state === "challenging" || this.#state === "verifying") {
+      if (msg.type === T.ABORT) return this.closeTransport(WsClose.NORMAL, "aborted by client");
+      if (msg.type === T.AUTHENTICATE && this.#state === "challenging") return this.#authenticate(msg);
+      throw new ProtocolError(
+        this.#state === "challenging"
+          ? `message type ${msg.type} while a CHALLENGE awaits AUTHENTICATE`
+          : `message type ${msg.type} before WELCOME`,
+      );
     }
     if (this.#state === "closing") {
       // Only the peer's GOODBYE matters now; anything else crossed ours on the wire.
@@ -162,21 +194,34 @@ export class WampV2Session extends NetworkSession {
         return this.realm!.dealer.yield(this, msg.request, msg.options, msg.args, msg.kwargs);
       case T.ERROR:
         return this.realm!.dealer.error(this, msg.request as number, msg.error, msg.args, msg.kwargs);
+      case T.AUTHENTICATE:
+        throw new ProtocolError("AUTHENTICATE on an established session");
       case T.V1_PREFIX:
         throw new ProtocolError("PREFIX is not a WAMP v2 message");
     }
   }
 
   #hello(msg: Hello): void {
-    const roles = msg.details.roles;
+    const { roles, authid, authmethods, authextra } = msg.details;
     if (!isDict(roles) || Object.keys(roles).length === 0) {
       throw new ProtocolError("HELLO.Details.roles must announce at least one role");
+    }
+    if (authid !== undefined && (typeof authid !== "string" || authid.length > MAX_AUTHID_LENGTH)) {
+      throw new ProtocolError(
+        `HELLO.Details.authid must be a string of at most ${MAX_AUTHID_LENGTH} characters`,
+      );
+    }
+    if (authmethods !== undefined && (!Array.isArray(authmethods) || !authmethods.every(isString))) {
+      throw new ProtocolError("HELLO.Details.authmethods must be a list of strings");
+    }
+    if (authextra !== undefined && !isDict(authextra)) {
+      throw new ProtocolError("HELLO.Details.authextra must be an object");
     }
     const realm = this.router.closing ? undefined : this.router.realm(msg.realm);
     if (realm === undefined) {
       const why = this.router.closing
         ? "the router is shutting down"
-        : `no realm ${JSON.stringify(msg.realm)}`;
+        : `no realm ${JSON.stringify(msg.realm.slice(0, 100))}`;
       this.#abort(
         this.router.closing ? CloseReason.SYSTEM_SHUTDOWN : ErrorUri.NO_SUCH_REALM,
         why,
@@ -184,9 +229,69 @@ export class WampV2Session extends NetworkSession {
       );
       return;
     }
-    clearTimeout(this.#helloTimer);
     if (this.#sessions++ > 0) this.renewId();
     this.acceptsInterrupt = feature(roles, "callee", "call_canceling");
+    const offered = (authmethods as string[] | undefined) ?? ["anonymous"];
+    const method = this.router.authentication.choose(offered);
+    if (method === undefined) {
+      this.router.counters.authenticationFailures++;
+      this.#abort(
+        ErrorUri.NO_AUTH_METHOD,
+        `none of the authentication methods offered (${offered.join(", ").slice(0, 200)}) is enabled here`,
+        WsClose.NORMAL,
+      );
+      return;
+    }
+    const step = method.begin({
+      realm: realm.name,
+      authid: authid as string | undefined,
+      authextra: (authextra as Dict | undefined) ?? {},
+      session: this.id,
+    });
+    if (step.kind === "welcome") return this.#welcome(realm, step.identity);
+    this.#state = "challenging";
+    this.#pendingAuth = { realm, step };
+    this.send({ type: T.CHALLENGE, authmethod: method.method, extra: step.extra });
+  }
+
+  #authenticate(msg: Authenticate): void {
+    const pending = this.#pendingAuth!;
+    this.#pendingAuth = null;
+    this.#state = "verifying";
+    this.router.authentication.verify(pending.step, msg.signature, msg.extra, this.peer.remoteAddress).then(
+      (identity) => {
+        if (this.ended || this.#state !== "verifying") return;
+        if (identity === null) {
+          this.router.counters.authenticationFailures++;
+          return this.#abort(ErrorUri.AUTHENTICATION_FAILED, "authentication failed", WsClose.NORMAL);
+        }
+        this.#welcome(pending.realm, identity);
+      },
+      () => {
+        // A verifier that throws is a bug, never a reason to let the client in.
+        if (!this.ended) this.#abort(ErrorUri.AUTHENTICATION_FAILED, "authentication failed", WsClose.NORMAL);
+      },
+    );
+  }
+
+  /** Admits the session into `realm` as `identity`, or refuses it when the identity does not fit the realm. */
+  #welcome(realm: Realm, identity: Identity): void {
+    if (this.router.closing) {
+      return this.#abort(CloseReason.SYSTEM_SHUTDOWN, "the router is shutting down", WsClose.NORMAL);
+    }
+    if (identity.realm !== undefined && identity.realm !== realm.name) {
+      this.router.counters.authenticationFailures++;
+      return this.#abort(ErrorUri.AUTHENTICATION_FAILED, "authentication failed", WsClose.NORMAL);
+    }
+    if (!realm.authorizer.has(identity.authrole)) {
+      return this.#abort(
+        ErrorUri.NO_SUCH_ROLE,
+        `role ${JSON.stringify(identity.authrole)} is not defined on realm ${realm.name}`,
+        WsClose.NORMAL,
+      );
+    }
+    clearTimeout(this.#helloTimer);
+    this.adopt(identity);
     this.#state = "established";
     this.enterRealm(realm);
     this.send({
@@ -196,8 +301,8 @@ export class WampV2Session extends NetworkSession {
         realm: realm.name,
         authid: this.authid,
         authrole: this.authrole,
-        authmethod: "anonymous",
-        authprovider: "static",
+        authmethod: identity.authmethod,
+        authprovider: identity.authprovider,
         agent: this.router.agent,
         roles: ROUTER_ROLES,
       },
@@ -207,8 +312,11 @@ export class WampV2Session extends NetworkSession {
   #publish(msg: Publish): void {
     const ack = msg.options.acknowledge === true;
     try {
+      this.spend();
       checkUri(msg.topic, "topic", false);
-      const publication = this.realm!.broker.publish(this, msg);
+      const disclose = this.permit("publish", msg.topic).disclose.publisher ||
+        msg.options.disclose_me === true;
+      const publication = this.realm!.broker.publish(this, { ...msg, disclose });
       if (ack) this.send({ type: T.PUBLISHED, request: msg.request, publication });
     } catch (e) {
       // Without `acknowledge` the publisher expects no answer at all, not even an error.
@@ -221,7 +329,10 @@ export class WampV2Session extends NetworkSession {
     try {
       checkUri(msg.topic, "topic", true);
       exactMatchOnly(msg.options);
-      const sub = this.realm!.broker.subscribe(this, msg.topic);
+      this.permit("subscribe", msg.topic);
+      const broker = this.realm!.broker;
+      if (!broker.isSubscribed(this, msg.topic)) this.fits("subscriptions", broker.subscriptionCountOf(this));
+      const sub = broker.subscribe(this, msg.topic);
       this.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
     } catch (e) {
       this.requestError(T.SUBSCRIBE, msg.request, e);
@@ -246,8 +357,11 @@ export class WampV2Session extends NetworkSession {
       throw new ProtocolError(`CALL request id ${msg.request} is already in flight`);
     }
     try {
+      this.spend();
       checkUri(msg.procedure, "procedure", true);
-      dealer.call(this, msg);
+      const disclose = this.permit("call", msg.procedure).disclose.caller || msg.options.disclose_me === true;
+      this.fits("pendingCalls", dealer.pendingCountOf(this));
+      dealer.call(this, { ...msg, disclose });
     } catch (e) {
       this.requestError(T.CALL, msg.request, e);
     }
@@ -263,7 +377,10 @@ export class WampV2Session extends NetworkSession {
           `invocation policy ${JSON.stringify(invoke)} is not supported`,
         ]);
       }
-      const reg = this.realm!.dealer.register(this, msg.procedure);
+      this.permit("register", msg.procedure);
+      const dealer = this.realm!.dealer;
+      this.fits("registrations", dealer.registrationCountOf(this));
+      const reg = dealer.register(this, msg.procedure);
       this.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
     } catch (e) {
       this.requestError(T.REGISTER, msg.request, e);
@@ -293,6 +410,11 @@ export class WampV2Session extends NetworkSession {
     this.#helloTimer = setTimeout(() => {
       if (this.#state === "establishing") {
         this.closeTransport(WsClose.POLICY_VIOLATION, `no HELLO within ${this.router.helloTimeoutMs} ms`);
+      } else if (this.#state === "challenging" || this.#state === "verifying") {
+        this.closeTransport(
+          WsClose.POLICY_VIOLATION,
+          `not authenticated within ${this.router.helloTimeoutMs} ms`,
+        );
       }
     }, this.router.helloTimeoutMs);
   }
@@ -309,6 +431,10 @@ function exactMatchOnly(options: Dict): void {
       `match policy ${JSON.stringify(match)} is not supported`,
     ]);
   }
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === "string";
 }
 
 function cancelMode(mode: unknown): CancelMode {
