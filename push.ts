@@ -31,8 +31,13 @@ export const MESSAGES_TOPIC = "push.tutorial.messages";
 export const AREA_PROCEDURE = "push.tutorial.areaCuadrado";
 
 /**
- * `areaCuadrado(height, width)`: height × width. Takes numbers or numeric strings
- * (the tutorial's page sends the raw text of two inputs).
+ * `areaCuadrado(height, width)`: height × width, rounded to 15 significant digits
+ * so that 0.1 × 0.2 is 0.02 and not 0.020000000000000004. Takes numbers, or
+ * strings holding a plain decimal (the tutorial's page sends the raw text of two
+ * inputs): digits with at most one `.` or `,` as the decimal mark, nothing else.
+ * A mark followed by exactly three digits after a non-zero whole part (`1,000`,
+ * `2.500`) could be a thousands separator, so it is refused as ambiguous rather
+ * than guessed.
  * @throws {WampError} `wamp.error.invalid_argument` with a readable description
  */
 export function areaCuadrado(args: unknown[]): number {
@@ -41,21 +46,52 @@ export function areaCuadrado(args: unknown[]): number {
       `areaCuadrado takes two arguments, height and width; got ${args.length}`,
     ]);
   }
-  return toLength(args[0], "height") * toLength(args[1], "width");
+  const area = toLength(args[0], "height") * toLength(args[1], "width");
+  if (!Number.isFinite(area)) {
+    throw new WampError(ErrorUri.INVALID_ARGUMENT, ["the area is too large to compute; use smaller values"]);
+  }
+  return Number(area.toPrecision(15));
 }
 
+/** A plain decimal, optionally signed (a sign only to say "negative" clearly). */
+const DECIMAL = /^[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)$/;
+/** `1,000` or `12.500`: a thousands separator in one locale, a decimal mark in another. */
+const AMBIGUOUS = /^[+-]?0*[1-9][0-9]{0,2}[.,][0-9]{3}$/;
+
 function toLength(value: unknown, name: string): number {
-  const n = typeof value === "number"
-    ? value
-    : typeof value === "string" && value.trim() !== ""
-    ? Number(value.trim().replace(",", "."))
-    : NaN;
-  if (!Number.isFinite(n)) {
-    const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : String(value);
-    throw new WampError(ErrorUri.INVALID_ARGUMENT, [`${name} must be a number, not ${shown}`]);
+  let n: number;
+  if (typeof value === "number") {
+    n = value;
+  } else if (typeof value === "string") {
+    const text = value.trim();
+    if (!DECIMAL.test(text)) {
+      throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+        `${name} must be a number such as 4 or 2.5, not ${JSON.stringify(text.slice(0, 40))}`,
+      ]);
+    }
+    if (AMBIGUOUS.test(text)) {
+      const whole = text.replace(/[.,]/, "");
+      throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+        `${name} ${JSON.stringify(text)} is ambiguous (a thousands separator or a decimal mark?): ` +
+        `write ${whole}, or fewer decimals`,
+      ]);
+    }
+    n = Number(text.replace(",", "."));
+  } else {
+    throw new WampError(ErrorUri.INVALID_ARGUMENT, [`${name} must be a number, not ${kindOf(value)}`]);
   }
+  if (!Number.isFinite(n)) throw new WampError(ErrorUri.INVALID_ARGUMENT, [`${name} is too large`]);
   if (n < 0) throw new WampError(ErrorUri.INVALID_ARGUMENT, [`${name} must not be negative`]);
   return n;
+}
+
+/** What kind of JSON value a client sent, without looking inside it (it may be nested 10,000 deep). */
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "boolean") return `${value}`;
+  return typeof value;
 }
 
 /** What the push app runs besides the area procedure. */

@@ -373,7 +373,8 @@ globalThis.Tuerca = (() => {
   // What both pages are built around: the #status badge, a message list fed by one
   // topic, a composer that publishes to that same topic and an error notice.
   // `ids` names the elements: { list, empty, jump, form, input, send, error }.
-  // readEvent(payload) turns an incoming event's first argument into a list entry;
+  // readEvent(payload, details) turns an incoming event's first argument (and the
+  // autobahn event details: publisher_authrole, ...) into a list entry;
   // outgoing(text) gives { payload, entry }: what to publish and, once the router
   // acknowledged it, how to show it (the router does not echo our own events).
   // onChange() runs after the feed refreshed its send button (session or busy state
@@ -383,9 +384,9 @@ globalThis.Tuerca = (() => {
     const error = notice(byId(ids.error));
     const messages = messageList({ list: byId(ids.list), empty: byId(ids.empty), jump: byId(ids.jump) });
 
-    function onEvent(args) {
+    function onEvent(args, _kwargs, details) {
       const payload = Array.isArray(args) ? args[0] : undefined;
-      messages.add({ ...readEvent(payload), mine: false });
+      messages.add({ ...readEvent(payload, details || {}), mine: false });
     }
 
     const link = connection({

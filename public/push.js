@@ -22,25 +22,37 @@
 
   // ---------- messages ----------
 
+  // The router names the RabbitMQ bridge as the publisher of what it republishes
+  // (details.publisher_authrole); no tab can have that role, so no tab can forge it.
+  const BRIDGE_ROLE = "bridge";
+
   // Bridged RabbitMQ messages carry AMQP headers; their `cat` names the routing key.
   function queueLabel(headers) {
     const cat = headers.cat;
     return typeof cat === "string" && cat !== "" ? "queue · " + cat : "queue";
   }
 
-  function readPushEvent(payload) {
+  function readPushEvent(payload, details) {
+    const fromQueue = details.publisher_authrole === BRIDGE_ROLE;
     if (typeof payload === "string") {
       return { sender: "tab", text: payload, source: "tab" };
     }
     if (Tuerca.isPlainObject(payload) && "body" in payload) {
       const body = payload.body;
       const text = typeof body === "string" ? body : Tuerca.stringify(body);
-      if (Tuerca.isPlainObject(payload.headers)) {
+      if (fromQueue && Tuerca.isPlainObject(payload.headers)) {
         return { sender: queueLabel(payload.headers), text, source: "queue" };
       }
       return { sender: "tab", text, source: "tab" };
     }
     return { sender: "tab", text: Tuerca.stringify(payload), source: "tab" };
+  }
+
+  // Areas come rounded from the server; this keeps other servers' float noise off the page too.
+  function formatArea(value) {
+    return typeof value === "number" && Number.isFinite(value)
+      ? String(Number(value.toPrecision(12)))
+      : String(value);
   }
 
   const feed = Tuerca.topicFeed({
@@ -95,7 +107,7 @@
     try {
       let result = await session.call(AREA_PROCEDURE, [height, width]);
       if (result instanceof autobahn.Result) result = result.args[0];
-      showAreaResult(result + " m²");
+      showAreaResult(formatArea(result) + " m²");
     } catch (err) {
       const uri = err instanceof autobahn.Error ? err.error : "";
       showAreaResult(Tuerca.describeError(err), "error", uri);

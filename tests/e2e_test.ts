@@ -26,6 +26,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CHAT_TOPIC, chatApp } from "../chat.ts";
 import { type App, LocalSession, type RunningServer, type ServerOptions, startServer } from "../main.ts";
 import { createPushApp, MESSAGES_TOPIC, pushApp, type PushAppInstance } from "../push.ts";
+import { BRIDGE_ROLE } from "../src/bridge/queue_bridge.ts";
 import { RawClient, within } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -552,10 +553,13 @@ browserTest("e2e hostile text: markup shows as text in every tab, and no script 
   await waitBadge(a, "connected");
   await waitBadge(b, "connected");
   for (const text of HOSTILE) await say(a, "message", text);
-  const local = new LocalSession(push.router);
+  // Published as the queue bridge publishes: under its role, disclosed.
+  const local = new LocalSession(push.router, undefined, undefined, { authrole: BRIDGE_ROLE });
   const hostileCat = `<img src=x onerror=alert(7)>`;
   try {
-    local.publish(MESSAGES_TOPIC, [{ body: HOSTILE[0], headers: { cat: hostileCat } }]);
+    local.publish(MESSAGES_TOPIC, [{ body: HOSTILE[0], headers: { cat: hostileCat } }], undefined, {
+      disclose: true,
+    });
     local.publish(MESSAGES_TOPIC, [{ "<b>key</b>": HOSTILE[1] }]);
   } finally {
     local.close();
@@ -637,16 +641,18 @@ browserTest("e2e screenshots: both pages with a few messages, at desktop and pho
   const page = await h.tab(push.url);
   await waitBadge(page, "connected");
   const pushLocal = new LocalSession(push.router);
+  const queueLocal = new LocalSession(push.router, undefined, undefined, { authrole: BRIDGE_ROLE });
   try {
     pushLocal.publish(MESSAGES_TOPIC, [{ body: "Hola desde otra pestaña", details: [] }]);
-    pushLocal.publish(MESSAGES_TOPIC, [{
+    queueLocal.publish(MESSAGES_TOPIC, [{
       body: "Order 1042 shipped to Valencia",
       headers: { cat: MESSAGES_TOPIC, redelivered: "false" },
-    }]);
+    }], undefined, { disclose: true });
     await page.locator("#messages > li.msg").nth(1).waitFor();
     await say(page, "message", "Hi everyone, this tab says hello.");
   } finally {
     pushLocal.close();
+    queueLocal.close();
   }
   await page.fill("#height", "4");
   await page.fill("#width", "4");
