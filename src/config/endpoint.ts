@@ -1,7 +1,7 @@
 /**
  * The `endpoint` section, with Crossbar.io's keys: where the server listens and,
- * with `tls`, the certificate it serves HTTPS and `wss://` with. File names are
- * relative to the configuration file.
+ * with `tls`, the certificate it serves HTTPS and `wss://` with (`null`: no TLS).
+ * File names are relative to the configuration file.
  *
  * @module
  */
@@ -27,7 +27,7 @@ export function parseEndpoint(node: ConfigNode, resolve: (file: string) => strin
   if (!node.key("port").absent) endpoint.port = node.key("port").integer(0, 65535);
   if (!node.key("interface").absent) endpoint.interface = node.key("interface").name();
   const tls = node.key("tls");
-  if (!tls.absent) {
+  if (!tls.absent && tls.value !== null) {
     tls.object(["certificate", "key"], "the TLS files");
     endpoint.tls = {
       certificate: resolve(tls.key("certificate").name()),
