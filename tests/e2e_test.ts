@@ -2,8 +2,11 @@
  * End-to-end tests of the two pages in real headless Chromium (Debian's
  * /usr/bin/chromium, driven by playwright-core): chat between tabs and a plain
  * WebSocket client, push between tabs and the area calculator, a message from the
- * RabbitMQ queue, a server restart, hostile text, and screenshots at desktop and
- * phone widths (written to /screenshots/, which git ignores).
+ * RabbitMQ queue, a server restart, hostile text, the pages over TLS, the queue
+ * label that no tab can forge, WAMP v1 WAMP-CRA computed in the page with CryptoJS
+ * as AutobahnJS 0.8 does (AutobahnJS 0.8 itself is on no registry this project can
+ * reach), and screenshots at desktop and phone widths (written to /screenshots/,
+ * which git ignores).
  *
  * Every server runs in this process on an ephemeral port. Waits are playwright's
  * (waitForFunction, locator.waitFor) with a bound, never sleeps. Each tab gets a
@@ -27,7 +30,8 @@ import { CHAT_TOPIC, chatApp } from "../chat.ts";
 import { type App, LocalSession, type RunningServer, type ServerOptions, startServer } from "../main.ts";
 import { createPushApp, MESSAGES_TOPIC, pushApp, type PushAppInstance } from "../push.ts";
 import { BRIDGE_ROLE } from "../src/bridge/queue_bridge.ts";
-import { RawClient, within } from "./helpers.ts";
+import { connectV2, RawClient, within } from "./helpers.ts";
+import { haveOpenssl, makeCertificate } from "./tls.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const LAUNCH_ARGS = [
@@ -138,9 +142,9 @@ class Harness {
     return server;
   }
 
-  /** Opens `url` in a new tab with a fresh context. */
-  async tab(url: string, viewport = DESKTOP): Promise<Page> {
-    const context = await this.browser.newContext({ viewport });
+  /** Opens `url` in a new tab with a fresh context (`trustAnyCertificate` for the tests' own TLS certificate). */
+  async tab(url: string, viewport = DESKTOP, trustAnyCertificate = false): Promise<Page> {
+    const context = await this.browser.newContext({ viewport, ignoreHTTPSErrors: trustAnyCertificate });
     this.#contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
@@ -609,7 +613,211 @@ browserTest("e2e hostile text: markup shows as text in every tab, and no script 
 });
 
 // ---------------------------------------------------------------------------
-// 6. Screenshots
+// 6. Security in the browser: TLS, the queue label, v1 WAMP-CRA
+
+const openssl = inProcess ? await haveOpenssl() : false;
+if (inProcess && !openssl) {
+  if (CI) throw new Error("no openssl: CI must run the TLS scenario (.ci/run installs it)");
+  console.log("Browser TLS scenario skipped: no openssl (apt-get install -y openssl; CI=true fails)");
+}
+
+browserTest(
+  "e2e TLS: the push page over https:// talks wss://; tabs exchange messages and call areaCuadrado",
+  async (h) => {
+    const certificate = await makeCertificate();
+    try {
+      const server = await h.serve(pushApp, { tls: { cert: certificate.cert, key: certificate.key } });
+      assert.match(server.url, /^https:\/\//);
+      const a = await h.tab(server.url, DESKTOP, true);
+      const b = await h.tab(server.url, DESKTOP, true);
+      await waitBadge(a, "connected");
+      await waitBadge(b, "connected");
+      await say(a, "message", "over TLS");
+      await waitForList(b, "messages", [theirs("tab", "over TLS")], "tab B over TLS");
+      await a.fill("#height", "0.1");
+      await a.fill("#width", "0.2");
+      await a.click("#calc");
+      await waitForText(a, "area-result", "0.02 m²");
+      const scheme = await a.evaluate(() =>
+        (globalThis as unknown as { location: { protocol: string } }).location.protocol
+      );
+      assert.equal(scheme, "https:");
+    } finally {
+      await certificate.remove();
+    }
+  },
+  !openssl,
+);
+
+browserTest(
+  "e2e queue label: only the bridge's role is shown as 'queue'; a tab forging the shape is a tab",
+  async (h) => {
+    const server = await h.serve(pushApp);
+    const b = await h.tab(server.url);
+    await waitBadge(b, "connected");
+    const forger = await connectV2(server.wsUrl);
+    const bridge = new LocalSession(server.router, undefined, undefined, { authrole: BRIDGE_ROLE });
+    try {
+      const forged = { body: "I am the queue", headers: { cat: MESSAGES_TOPIC, redelivered: "false" } };
+      await forger.session.publish(MESSAGES_TOPIC, [forged], {}, { acknowledge: true, disclose_me: true });
+      bridge.publish(
+        MESSAGES_TOPIC,
+        [{ body: "really from the queue", headers: { cat: MESSAGES_TOPIC } }],
+        undefined,
+        {
+          disclose: true,
+        },
+      );
+      await waitForList(b, "messages", [
+        theirs("tab", "I am the queue"),
+        theirs(`queue · ${MESSAGES_TOPIC}`, "really from the queue"),
+      ], "tab B");
+    } finally {
+      bridge.close();
+      await forger.close();
+    }
+  },
+);
+
+/** What the page-side v1 client reports. */
+interface V1Login {
+  welcome: unknown[];
+  challenge: string | null;
+  answer: unknown[];
+  after?: unknown[];
+}
+
+/**
+ * Runs in the page: WAMP v1 WAMP-CRA as AutobahnJS 0.8 does it, with the CryptoJS the
+ * page loaded (ab.deriveKey and ab.Session.authsign): authreq, derive, sign, auth, then
+ * one call under the new role.
+ */
+function v1LoginInPage(
+  { url, user, password, call }: { url: string; user: string; password: string; call: string },
+): Promise<V1Login> {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  const CryptoJS = g.CryptoJS;
+  return new Promise((resolve, reject) => {
+    const ws = new g.WebSocket(url, ["wamp"]);
+    const frames: unknown[][] = [];
+    let waiting: ((f: unknown[]) => void) | null = null;
+    const next = () =>
+      new Promise<unknown[]>((r) => {
+        const f = frames.shift();
+        if (f !== undefined) r(f);
+        else waiting = r;
+      });
+    ws.onmessage = (e: { data: string }) => {
+      const f = JSON.parse(e.data);
+      if (waiting !== null) {
+        const w = waiting;
+        waiting = null;
+        w(f);
+      } else frames.push(f);
+    };
+    ws.onerror = () => reject(new Error("WebSocket error"));
+    ws.onopen = async () => {
+      try {
+        const welcome = await next();
+        ws.send(JSON.stringify([2, "r1", "http://api.wamp.ws/procedure#authreq", user, null]));
+        const reply = await next();
+        const challenge = reply[2] as string;
+        const extra = JSON.parse(challenge).authextra;
+        const key = extra && extra.salt
+          ? CryptoJS.PBKDF2(password, extra.salt, {
+            keySize: (extra.keylen || 32) / 4,
+            iterations: extra.iterations || 10000,
+            hasher: CryptoJS.algo.SHA256,
+          }).toString(CryptoJS.enc.Base64)
+          : password;
+        const signature = CryptoJS.HmacSHA256(challenge, key).toString(CryptoJS.enc.Base64);
+        ws.send(JSON.stringify([2, "r2", "http://api.wamp.ws/procedure#auth", signature]));
+        const answer = await next();
+        let after: unknown[] | undefined;
+        if (answer[0] === 3) {
+          ws.send(JSON.stringify([2, "r3", call, "4", "4"]));
+          after = await next();
+        }
+        ws.close();
+        resolve({ welcome, challenge, answer, after });
+      } catch (e) {
+        reject(e);
+      }
+    };
+  });
+}
+
+browserTest(
+  "e2e v1 WAMP-CRA from a page: salted and plain users log in with CryptoJS as AutobahnJS 0.8 does",
+  async (h) => {
+    const allow = (call: boolean) => ({ call, register: false, publish: true, subscribe: true });
+    const server = await h.serve(pushApp, {
+      realms: [{
+        name: "realm1",
+        roles: [
+          {
+            name: "anonymous",
+            permissions: [{
+              uri: "",
+              match: "prefix",
+              allow: allow(false),
+              disclose: { caller: false, publisher: false },
+            }],
+          },
+          {
+            name: "backend",
+            permissions: [{
+              uri: "",
+              match: "prefix",
+              allow: allow(true),
+              disclose: { caller: false, publisher: false },
+            }],
+          },
+        ],
+      }],
+      auth: {
+        anonymous: { role: "anonymous" },
+        wampcra: new Map([
+          ["peter", {
+            secret: "prq7+YkJ1/KlW1X0YczMHw==",
+            role: "backend",
+            salt: "salt123",
+            iterations: 100,
+            keylen: 16,
+          }],
+          ["paula", { secret: "plain-secret", role: "backend" }],
+        ]),
+      },
+    });
+    const page = await h.tab(server.url);
+    const cryptoJs = await Deno.readTextFile(new URL(import.meta.resolve("crypto-js/crypto-js.js")));
+    await page.addScriptTag({ content: cryptoJs });
+    const url = server.wsUrl;
+    const call = "push.tutorial.areaCuadrado";
+
+    const salted = await page.evaluate(v1LoginInPage, { url, user: "peter", password: "secret1", call });
+    assert.equal(salted.welcome[0], 0, "v1 WELCOME");
+    assert.deepEqual(JSON.parse(salted.challenge!).authextra, {
+      salt: "salt123",
+      keylen: 16,
+      iterations: 100,
+    });
+    assert.equal(salted.answer[0], 3, `auth answered with CALLRESULT: ${JSON.stringify(salted.answer)}`);
+    assert.ok(Array.isArray((salted.answer[2] as { rpc: unknown[] }).rpc), "the permissions list rpc rules");
+    assert.deepEqual(salted.after, [3, "r3", 16], "the backend role may call");
+
+    const plain = await page.evaluate(v1LoginInPage, { url, user: "paula", password: "plain-secret", call });
+    assert.equal(JSON.parse(plain.challenge!).authextra, undefined, "no salt for a plain user");
+    assert.deepEqual(plain.after, [3, "r3", 16]);
+
+    const wrong = await page.evaluate(v1LoginInPage, { url, user: "peter", password: "secret2", call });
+    assert.deepEqual(wrong.answer.slice(0, 3), [4, "r2", "wamp.error.authentication_failed"]);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// 7. Screenshots
 
 /** Takes the page at desktop and phone widths, light and dark, into /screenshots/. */
 async function screenshots(page: Page, name: string): Promise<void> {
@@ -644,10 +852,15 @@ browserTest("e2e screenshots: both pages with a few messages, at desktop and pho
   const queueLocal = new LocalSession(push.router, undefined, undefined, { authrole: BRIDGE_ROLE });
   try {
     pushLocal.publish(MESSAGES_TOPIC, [{ body: "Hola desde otra pestaña", details: [] }]);
-    queueLocal.publish(MESSAGES_TOPIC, [{
-      body: "Order 1042 shipped to Valencia",
-      headers: { cat: MESSAGES_TOPIC, redelivered: "false" },
-    }], undefined, { disclose: true });
+    queueLocal.publish(
+      MESSAGES_TOPIC,
+      [{
+        body: "Order 1042 shipped to Valencia",
+        headers: { cat: MESSAGES_TOPIC, redelivered: "false" },
+      }],
+      undefined,
+      { disclose: true },
+    );
     await page.locator("#messages > li.msg").nth(1).waitFor();
     await say(page, "message", "Hi everyone, this tab says hello.");
   } finally {
