@@ -46,6 +46,35 @@ export interface TuercaConfig {
 /** The top-level keys, each read by its own module. */
 const SECTIONS = ["realms", "auth", "origins", "endpoint", "limits"] as const;
 
+/**
+ * Where JSON text stops being valid, as `line L column C`, for the parse errors
+ * whose message names no position (`Unexpected token '}'`). A prefix of the text
+ * is still valid as far as it goes when parsing it fails only at its very end, so
+ * the longest such prefix is found by bisection.
+ */
+export function placeOfJsonError(text: string): string {
+  const validSoFar = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return true;
+    } catch (e) {
+      const message = (e as Error).message;
+      const at = /position (\d+)/.exec(message);
+      return message.includes("Unexpected end") || (at !== null && Number(at[1]) >= length);
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (validSoFar(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  const before = text.slice(0, lo);
+  const line = before.split("\n").length;
+  return `line ${line} column ${lo - before.lastIndexOf("\n")}`;
+}
+
 /** The configuration of a server started without a file. */
 export function defaultConfig(): TuercaConfig {
   return {
@@ -91,7 +120,10 @@ export function parseConfig(
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(file, "(top level)", `not valid JSON: ${(e as Error).message}`);
+    // V8 may quote the text around the mistake; it could be a secret, so only the place is kept.
+    const message = (e as Error).message.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, "");
+    const where = /position \d+/.test(message) ? "" : ` at ${placeOfJsonError(text)}`;
+    throw new ConfigError(file, "(top level)", `not valid JSON: ${message}${where}`);
   }
   const root = new ConfigNode(file, "", json, env);
   root.object(SECTIONS, "a Tuerca configuration");

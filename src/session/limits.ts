@@ -46,10 +46,19 @@ export function quotaExceeded(
   ], { quota: quota === "pendingCalls" ? "pending_calls" : quota, limit });
 }
 
+/**
+ * Requests taken between two looks at the clock while tokens remain: reading it
+ * costs about 0.1 µs, most of a routed call's own work. Refill owed for the time
+ * in between is credited at the next look, capped at `burst`, so the bucket can
+ * be off by at most this many tokens.
+ */
+const CLOCK_EVERY = 32;
+
 /** A token bucket: `burst` tokens, refilled at `rate` per second; each publish or call takes one. */
 export class RateLimiter {
   #tokens: number;
   #last: number;
+  #untilClock = CLOCK_EVERY;
 
   /**
    * A full bucket.
@@ -63,6 +72,11 @@ export class RateLimiter {
 
   /** Takes a token; false when none is left (the request is over the rate). */
   take(): boolean {
+    if (--this.#untilClock > 0 && this.#tokens >= 1) {
+      this.#tokens--;
+      return true;
+    }
+    this.#untilClock = CLOCK_EVERY;
     const now = performance.now();
     this.#tokens = Math.min(this.burst, this.#tokens + (now - this.#last) * this.rate / 1000);
     this.#last = now;
