@@ -153,7 +153,7 @@ function plain(status: number, body: string, headers: Record<string, string> = {
 const BUFFER_CHECK_BYTES = 64 * 1024;
 
 /** How long a connection we close must have sent nothing before its close frame goes out. */
-export const CLOSE_QUIET_MS = 50;
+export const CLOSE_QUIET_MS = 250;
 /** The longest a close waits for that silence; then it goes out anyway. */
 export const CLOSE_WAIT_MS = 2_000;
 
