@@ -82,10 +82,11 @@ async function startDeno(
       async stop() {
         // `exit` leaves at once (and writes a --cpu-prof profile); kill if it does not.
         await child.request("exit", {}, 5_000).catch(() => {});
+        let timer: ReturnType<typeof setTimeout> | undefined;
         const exited = await Promise.race([
           child.status.then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
-        ]);
+          new Promise<boolean>((r) => timer = setTimeout(() => r(false), 10_000)),
+        ]).finally(() => clearTimeout(timer));
         if (!exited) child.log("did not exit on request; killing");
         await child.kill();
       },

@@ -96,7 +96,13 @@ export function utf8Length(s: string): number {
   return bytes;
 }
 
-/** A frame's size in bytes (UTF-8 for text). */
-export function frameBytes(frame: Frame): number {
-  return typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
+/**
+ * A frame's size for an error message: exact for binary frames and for text up to
+ * `max` characters; for longer text, a lower bound (each character is at least one
+ * byte), since counting the UTF-8 bytes of a string of hundreds of megabytes would
+ * stall every session for a second.
+ */
+export function describeSize(frame: Frame, max: number): string {
+  if (typeof frame !== "string") return `${frame.byteLength} bytes`;
+  return frame.length > max ? `at least ${frame.length} bytes` : `${utf8Length(frame)} bytes`;
 }

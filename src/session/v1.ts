@@ -22,7 +22,7 @@
  */
 
 import type { Frame } from "../codec/codec.ts";
-import { exceedsSize, frameBytes, ProtocolError } from "../codec/codec.ts";
+import { describeSize, exceedsSize, ProtocolError } from "../codec/codec.ts";
 import { wampV1Json } from "../codec/v1_json.ts";
 import { V1_AUTH, V1_AUTHREQ, V1Handshake, v1Permissions } from "../auth/v1_cra.ts";
 import { ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
@@ -84,7 +84,9 @@ export class WampV1Session extends NetworkSession {
     if (exceedsSize(frame, this.router.maxMessageSize)) {
       this.closeTransport(
         WsClose.MESSAGE_TOO_BIG,
-        `message of ${frameBytes(frame)} bytes exceeds the limit of ${this.router.maxMessageSize}`,
+        `message of ${
+          describeSize(frame, this.router.maxMessageSize)
+        } exceeds the limit of ${this.router.maxMessageSize}`,
       );
       return;
     }

@@ -23,7 +23,7 @@
 
 import type { AuthStep, Identity } from "../auth/authenticator.ts";
 import type { Codec, Frame } from "../codec/codec.ts";
-import { exceedsSize, frameBytes, isDict, ProtocolError } from "../codec/codec.ts";
+import { describeSize, exceedsSize, isDict, ProtocolError } from "../codec/codec.ts";
 import { CloseReason, ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import { checkUri } from "../protocol/uri.ts";
@@ -98,7 +98,9 @@ export class WampV2Session extends NetworkSession {
     if (exceedsSize(frame, this.router.maxMessageSize)) {
       this.#abort(
         ErrorUri.PAYLOAD_SIZE_EXCEEDED,
-        `message of ${frameBytes(frame)} bytes exceeds the limit of ${this.router.maxMessageSize}`,
+        `message of ${
+          describeSize(frame, this.router.maxMessageSize)
+        } exceeds the limit of ${this.router.maxMessageSize}`,
         WsClose.MESSAGE_TOO_BIG,
       );
       return;
