@@ -40,11 +40,6 @@ export interface PublishRequest {
   kwargs?: Dict;
   /** The PUBLISH options: `exclude_me`, black- and whitelists. */
   options: Dict;
-  /**
-   * Whether EVENT details name the publisher (`publisher`, `publisher_authid`,
-   * `publisher_authrole`): the client's `disclose_me`, or its role's forced disclosure.
-   */
-  disclose?: boolean;
 }
 
 const NO_DETAILS: Dict = Object.freeze({}) as Dict;
@@ -97,16 +92,18 @@ export class Broker {
   /**
    * Publishes to every subscriber of `req.topic` the options allow, and returns the
    * publication id. The publisher is left out unless `exclude_me` is false.
+   * @param disclose whether EVENT details name the publisher (`publisher`, `publisher_authid`,
+   *   `publisher_authrole`): the client's `disclose_me`, or its role's forced disclosure
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/whitelists.
    */
-  publish(publisher: Participant | null, req: PublishRequest): number {
+  publish(publisher: Participant | null, req: PublishRequest, disclose = false): number {
     const options = req.options;
     const filter = PublishFilter.fromOptions(options);
     const publication = publicationId();
     const sub = this.#byTopic.get(req.topic);
     if (sub === undefined) return publication;
 
-    const details = req.disclose === true && publisher !== null
+    const details = disclose && publisher !== null
       ? {
         publisher: publisher.id,
         publisher_authid: publisher.authid,

@@ -56,11 +56,6 @@ export interface CallRequest {
   kwargs?: Dict;
   /** CALL.Options: `receive_progress` is honored. */
   options: Dict;
-  /**
-   * Whether INVOCATION details name the caller (`caller`, `caller_authid`,
-   * `caller_authrole`): the client's `disclose_me`, or its role's forced disclosure.
-   */
-  disclose?: boolean;
 }
 
 /** Cancel modes of WAMP call canceling. */
@@ -124,9 +119,11 @@ export class Dealer {
   /**
    * Routes a call to its callee as an INVOCATION; the answer reaches `caller` later
    * as RESULT or ERROR through {@link Participant.send}.
+   * @param disclose whether INVOCATION details name the caller (`caller`, `caller_authid`,
+   *   `caller_authrole`): the client's `disclose_me`, or its role's forced disclosure
    * @throws {WampError} `wamp.error.no_such_procedure`
    */
-  call(caller: Participant, req: CallRequest): void {
+  call(caller: Participant, req: CallRequest, disclose = false): void {
     const reg = this.#byProcedure.get(req.procedure);
     if (reg === undefined) {
       throw new WampError(ErrorUri.NO_SUCH_PROCEDURE, [`no procedure registered for ${req.procedure}`]);
@@ -143,7 +140,7 @@ export class Dealer {
     };
     this.#track(pending);
     const details: Dict = {};
-    if (req.disclose === true) {
+    if (disclose) {
       details.caller = caller.id;
       details.caller_authid = caller.authid;
       details.caller_authrole = caller.authrole;

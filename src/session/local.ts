@@ -150,13 +150,7 @@ export class LocalSession implements Participant {
     const wire: Dict = { exclude_me: options.excludeMe ?? true };
     if (options.exclude) wire.exclude = options.exclude;
     if (options.eligible) wire.eligible = options.eligible;
-    return this.realm.broker.publish(this, {
-      topic,
-      args,
-      kwargs,
-      options: wire,
-      disclose: options.disclose,
-    });
+    return this.realm.broker.publish(this, { topic, args, kwargs, options: wire }, options.disclose);
   }
 
   /** Subscribes `handler` to `topic`. Handlers run synchronously during the publish. */

@@ -159,7 +159,7 @@ export class WampV1Session extends NetworkSession {
     this.#orDrop(() => {
       this.spend();
       const disclose = this.permit("publish", topic).disclose.publisher;
-      this.realm!.broker.publish(this, { ...msg, topic, disclose });
+      this.realm!.broker.publish(this, { ...msg, topic }, disclose);
     });
   }
 
@@ -185,7 +185,7 @@ export class WampV1Session extends NetworkSession {
       checkUri(procedure, "procedure", true);
       const disclose = this.permit("call", procedure).disclose.caller;
       this.fits("pendingCalls", dealer.pendingCountOf(this));
-      dealer.call(this, { ...msg, procedure, disclose });
+      dealer.call(this, { ...msg, procedure }, disclose);
     } catch (e) {
       this.requestError(T.CALL, msg.request, e);
     }

@@ -318,7 +318,7 @@ export class WampV2Session extends NetworkSession {
       checkUri(msg.topic, "topic", false);
       const disclose = this.permit("publish", msg.topic).disclose.publisher ||
         msg.options.disclose_me === true;
-      const publication = this.realm!.broker.publish(this, { ...msg, disclose });
+      const publication = this.realm!.broker.publish(this, msg, disclose);
       if (ack) this.send({ type: T.PUBLISHED, request: msg.request, publication });
     } catch (e) {
       // Without `acknowledge` the publisher expects no answer at all, not even an error.
@@ -363,7 +363,7 @@ export class WampV2Session extends NetworkSession {
       checkUri(msg.procedure, "procedure", true);
       const disclose = this.permit("call", msg.procedure).disclose.caller || msg.options.disclose_me === true;
       this.fits("pendingCalls", dealer.pendingCountOf(this));
-      dealer.call(this, { ...msg, disclose });
+      dealer.call(this, msg, disclose);
     } catch (e) {
       this.requestError(T.CALL, msg.request, e);
     }
