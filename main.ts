@@ -31,7 +31,7 @@ import { Subprotocol } from "./src/protocol/constants.ts";
 import { wampV2Json } from "./src/codec/v2_json.ts";
 import { pagesApp } from "./src/http/pages.ts";
 import { Router } from "./src/router.ts";
-import type { SessionLimits } from "./src/session/limits.ts";
+import type { SessionLimits } from "./src/router.ts";
 import { WampV1Session } from "./src/session/v1.ts";
 import { WampV2Session } from "./src/session/v2.ts";
 import { OriginPolicy } from "./src/transport/origin.ts";
@@ -311,23 +311,21 @@ export function parseServerArgs(
     throw new UsageError(`--allow-origin: ${(e as Error).message}`);
   }
 
-  const limits: Partial<SessionLimits> = { ...config.limits };
-  let maxSessions = config.limits.sessions;
-  let maxMessageSize = config.limits.maxMessageSize;
-  delete (limits as Record<string, unknown>).sessions;
-  delete (limits as Record<string, unknown>).maxMessageSize;
+  let { sessions: maxSessions, maxMessageSize, ...limits } = config.limits;
   for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
     const text = values[flag] as string | undefined;
     if (text === undefined) continue;
+    // The message size cannot be off: the same bounds as in the file.
+    const [min, max] = field === "maxMessageSize" ? [1024, 64 * 1024 * 1024] : [0, 1_000_000_000];
     const n = Number(text);
-    if (!/^[0-9]+$/.test(text) || n > 1_000_000_000) {
+    if (!/^[0-9]+$/.test(text) || n < min || n > max) {
       throw new UsageError(
-        `--${flag}: expected a whole number from 0 to 1000000000, got ${JSON.stringify(text)}`,
+        `--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
       );
     }
     if (field === "sessions") maxSessions = n;
     else if (field === "maxMessageSize") maxMessageSize = n;
-    else limits[field] = n;
+    else limits = { ...limits, [field]: n };
   }
 
   return {

@@ -12,7 +12,29 @@ import { defaultRoles } from "./auth/default_roles.ts";
 import type { FailureThrottle } from "./auth/throttle.ts";
 import { randomId } from "./protocol/ids.ts";
 import { Realm } from "./realm/realm.ts";
-import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./session/limits.ts";
+
+/** Per-session quotas; 0 turns one off. */
+export interface SessionLimits {
+  /** Most topics one session may be subscribed to. */
+  subscriptions: number;
+  /** Most procedures one session may register. */
+  registrations: number;
+  /** Most calls one session may have in flight as a caller. */
+  pendingCalls: number;
+  /** Publishes plus calls per second, sustained (the bucket's refill rate). */
+  rate: number;
+  /** Publishes plus calls allowed in a burst (the bucket's size). */
+  burst: number;
+}
+
+/** The defaults: generous for a person's tab, a wall for a runaway script. */
+export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
+  subscriptions: 1_000,
+  registrations: 100,
+  pendingCalls: 1_000,
+  rate: 1_000,
+  burst: 2_000,
+});
 
 /** Router settings; every field has a default. */
 export interface RouterOptions {

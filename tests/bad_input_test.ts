@@ -14,8 +14,11 @@ import type { Peer } from "../src/session/peer.ts";
 import { WampV2Session } from "../src/session/v2.ts";
 import {
   type AutobahnSession,
+  backToBaseline,
   connectV2,
   Events,
+  type Footprint,
+  footprint,
   RawClient,
   rawV2,
   type V2Client,
@@ -28,44 +31,10 @@ const PROTOCOL_VIOLATION = "wamp.error.protocol_violation";
 const PAYLOAD_SIZE_EXCEEDED = "wamp.error.payload_size_exceeded";
 const ALIVE_TOPIC = "test.bad_input.alive";
 
-/** Everything a session could leave behind in the router. */
-interface Footprint {
-  routerSessions: number;
-  realmSessions: number;
-  topics: number;
-  subscribers: number;
-  pendingCalls: number;
-  registrations: number;
-}
-
-function footprint(server: RunningServer): Footprint {
-  const realm = server.router.defaultRealm;
-  return {
-    routerSessions: server.router.sessionCount,
-    realmSessions: realm.sessionCount,
-    topics: realm.broker.topicCount,
-    subscribers: realm.broker.subscriberCount,
-    pendingCalls: realm.dealer.pendingCount,
-    registrations: realm.dealer.registrationCount,
-  };
-}
-
 function plus(base: Footprint, extra: Partial<Footprint>): Footprint {
   const sum = { ...base };
   for (const [k, v] of Object.entries(extra) as [keyof Footprint, number][]) sum[k] += v;
   return sum;
-}
-
-/** Waits until the router holds exactly what it held at `baseline`. */
-async function backToBaseline(server: RunningServer, baseline: Footprint): Promise<void> {
-  try {
-    await waitUntil(
-      () => JSON.stringify(footprint(server)) === JSON.stringify(baseline),
-      "the router to release the offending session",
-    );
-  } catch {
-    assert.deepEqual(footprint(server), baseline, "the router still holds something of the closed session");
-  }
 }
 
 /** Reads the ABORT, checks its shape, then checks the close code and that nothing followed. */
@@ -141,10 +110,14 @@ function violationTest(
           await assertStillServed(good, events, "after");
           if (afterAbort !== undefined) await afterAbort(good.session);
           // The offender is gone while the helpers are still connected...
-          await backToBaseline(server, plus(baseline, helpersHold));
+          await backToBaseline(
+            server,
+            plus(baseline, helpersHold),
+            "the router to release the offending session",
+          );
           // ...and once they leave too, the router is as it was.
           for (const c of clients) await c.close();
-          await backToBaseline(server, baseline);
+          await backToBaseline(server, baseline, "the router to release the offending session");
           await assertStillServed(good, events, "at the end");
         } finally {
           for (const c of clients) await c.close();
@@ -315,7 +288,7 @@ violationTest(
     bad.send([48, 7, {}, "test.bad_input.hang", ["again"]]);
     return {
       bad,
-      helpersHold: { routerSessions: 1, realmSessions: 1, registrations: 1 },
+      helpersHold: { routerSessions: 1, realmSessions: 1, registrations: 1, openConnections: 1 },
       async afterAbort() {
         // The callee announced call_canceling: both invocations are interrupted.
         const interrupts = [

@@ -7,6 +7,7 @@
  */
 
 import "./quiet_autobahn.ts";
+import assert from "node:assert/strict";
 import autobahn from "autobahn-browser";
 import { type App, type RunningServer, type ServerOptions, startServer } from "../main.ts";
 import { pushApp } from "../push.ts";
@@ -209,5 +210,43 @@ export class Events {
   async next(what: string): Promise<unknown[]> {
     await waitUntil(() => this.items.length > 0, what);
     return this.items.shift()!;
+  }
+}
+
+/** Everything sessions could leave behind in the router and its default realm, and the open connections. */
+export interface Footprint {
+  routerSessions: number;
+  realmSessions: number;
+  topics: number;
+  subscribers: number;
+  pendingCalls: number;
+  registrations: number;
+  openConnections: number;
+}
+
+/** What the router, its default realm and its WebSocket endpoint hold now. */
+export function footprint(server: RunningServer): Footprint {
+  const realm = server.router.defaultRealm;
+  return {
+    routerSessions: server.router.sessionCount,
+    realmSessions: realm.sessionCount,
+    topics: realm.broker.topicCount,
+    subscribers: realm.broker.subscriberCount,
+    pendingCalls: realm.dealer.pendingCount,
+    registrations: realm.dealer.registrationCount,
+    openConnections: server.endpoint.counters.open,
+  };
+}
+
+/** Waits until the router holds exactly what it held at `baseline`; fails showing the difference. */
+export async function backToBaseline(
+  server: RunningServer,
+  baseline: Footprint,
+  what: string,
+): Promise<void> {
+  try {
+    await waitUntil(() => JSON.stringify(footprint(server)) === JSON.stringify(baseline), what);
+  } catch {
+    assert.deepEqual(footprint(server), baseline, `the router still holds something: ${what}`);
   }
 }

@@ -28,7 +28,9 @@ import { pushApp } from "../push.ts";
 import { FailureThrottle } from "../src/auth/throttle.ts";
 import {
   type AutobahnSession,
+  backToBaseline,
   connectV2,
+  footprint,
   RawClient,
   rawV1,
   rawV2,
@@ -1507,31 +1509,6 @@ class Bystanders {
 // ---------------------------------------------------------------------------
 // The test
 
-function routerFootprint(server: RunningServer) {
-  const realm = server.router.defaultRealm;
-  return {
-    routerSessions: server.router.sessionCount,
-    realmSessions: realm.sessionCount,
-    topics: realm.broker.topicCount,
-    subscribers: realm.broker.subscriberCount,
-    pendingCalls: realm.dealer.pendingCount,
-    registrations: realm.dealer.registrationCount,
-    openConnections: server.endpoint.counters.open,
-  };
-}
-
-async function backToBaseline(
-  server: RunningServer,
-  baseline: ReturnType<typeof routerFootprint>,
-  when: string,
-) {
-  try {
-    await waitUntil(() => json(routerFootprint(server)) === json(baseline), `the router's footprint ${when}`);
-  } catch {
-    assert.deepEqual(routerFootprint(server), baseline, `the router still holds something ${when}`);
-  }
-}
-
 async function inPool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: width }, async () => {
@@ -1560,10 +1537,10 @@ Deno.test(
     const started = Date.now();
     let bystanders: Bystanders | undefined;
     try {
-      const empty = routerFootprint(server);
+      const empty = footprint(server);
       const sessions = new Set<number>();
       bystanders = await Bystanders.start(server, sessions);
-      const baseline = routerFootprint(server);
+      const baseline = footprint(server);
 
       let corpus = buildCorpus(SEED).map((c, index) => ({ c, index }));
       const total = corpus.length;

@@ -13,7 +13,16 @@
 import assert from "node:assert/strict";
 import { LocalSession, type RunningServer, type ServerOptions } from "../main.ts";
 import { pushApp } from "../push.ts";
-import { RawClient, rawV1, rawV2, startTestServer, waitUntil, within } from "./helpers.ts";
+import {
+  backToBaseline,
+  footprint,
+  RawClient,
+  rawV1,
+  rawV2,
+  startTestServer,
+  waitUntil,
+  within,
+} from "./helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Servers, and what the realm holds.
@@ -30,28 +39,6 @@ const BURST = 5;
 const RATED: ServerOptions = { limits: { rate: RATE, burst: BURST } };
 
 const PROCEDURE = "push.tutorial.areaCuadrado";
-
-/** What the router and the default realm hold. */
-interface Footprint {
-  routerSessions: number;
-  realmSessions: number;
-  topics: number;
-  subscribers: number;
-  pendingCalls: number;
-  registrations: number;
-}
-
-function footprint(server: RunningServer): Footprint {
-  const realm = server.router.defaultRealm;
-  return {
-    routerSessions: server.router.sessionCount,
-    realmSessions: realm.sessionCount,
-    topics: realm.broker.topicCount,
-    subscribers: realm.broker.subscriberCount,
-    pendingCalls: realm.dealer.pendingCount,
-    registrations: realm.dealer.registrationCount,
-  };
-}
 
 interface Ctx {
   server: RunningServer;
@@ -94,14 +81,7 @@ async function withQuotaServer(options: ServerOptions, fn: (ctx: Ctx) => Promise
     });
     for (const c of clients.splice(0)) await c.close();
     for (const l of locals.splice(0)) l.close();
-    try {
-      await waitUntil(
-        () => JSON.stringify(footprint(server)) === JSON.stringify(baseline),
-        "the realm to release the closed sessions",
-      );
-    } catch {
-      assert.deepEqual(footprint(server), baseline, "the realm still holds something of the closed sessions");
-    }
+    await backToBaseline(server, baseline, "the realm to release the closed sessions");
   } finally {
     for (const c of clients) await c.close().catch(() => {});
     for (const l of locals) l.close();

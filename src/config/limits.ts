@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SessionLimits } from "../session/limits.ts";
+import type { SessionLimits } from "../router.ts";
 import type { ConfigNode } from "./node.ts";
 
 /** Limits the file sets; the rest keep their defaults. */

@@ -12,34 +12,11 @@
 import { TuercaErrorUri } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 
-/** Per-session quotas; 0 turns one off. */
-export interface SessionLimits {
-  /** Most topics one session may be subscribed to. */
-  subscriptions: number;
-  /** Most procedures one session may register. */
-  registrations: number;
-  /** Most calls one session may have in flight as a caller. */
-  pendingCalls: number;
-  /** Publishes plus calls per second, sustained (the bucket's refill rate). */
-  rate: number;
-  /** Publishes plus calls allowed in a burst (the bucket's size). */
-  burst: number;
-}
-
-/** The defaults: generous for a person's tab, a wall for a runaway script. */
-export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
-  subscriptions: 1_000,
-  registrations: 100,
-  pendingCalls: 1_000,
-  rate: 1_000,
-  burst: 2_000,
-});
+/** The quotas on what a session holds (the router's `SessionLimits` also give its rate). */
+export type Quota = "subscriptions" | "registrations" | "pendingCalls";
 
 /** A quota that a session reached: the error its request is answered with. */
-export function quotaExceeded(
-  quota: "subscriptions" | "registrations" | "pendingCalls",
-  limit: number,
-): WampError {
+export function quotaExceeded(quota: Quota, limit: number): WampError {
   const what = quota === "pendingCalls" ? "calls in flight" : quota;
   return new WampError(TuercaErrorUri.QUOTA_EXCEEDED, [
     `this session may have at most ${limit} ${what}`,

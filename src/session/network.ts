@@ -16,7 +16,7 @@ import type { Event, RequestId, RouterMessage } from "../protocol/messages.ts";
 import type { Participant } from "../realm/participant.ts";
 import type { Realm } from "../realm/realm.ts";
 import type { Closable, Router } from "../router.ts";
-import { quotaExceeded, RateLimiter } from "./limits.ts";
+import { type Quota, quotaExceeded, RateLimiter } from "./limits.ts";
 import type { Peer, WireSession } from "./peer.ts";
 
 /** How long shutdown waits for a peer to close before giving up on it. */
@@ -122,6 +122,22 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     realm.join(this);
   }
 
+  /**
+   * Why `identity` may not be in `realm`, or null when it may: a principal bound
+   * to another realm fails like a wrong secret; a role the realm lacks is named.
+   */
+  protected refusal(realm: Realm, identity: Identity): WampError | null {
+    if (identity.realm !== undefined && identity.realm !== realm.name) {
+      return new WampError(ErrorUri.AUTHENTICATION_FAILED, ["authentication failed"]);
+    }
+    if (!realm.authorizer.has(identity.authrole)) {
+      return new WampError(ErrorUri.NO_SUCH_ROLE, [
+        `role ${JSON.stringify(identity.authrole)} is not defined on realm ${realm.name}`,
+      ]);
+    }
+    return null;
+  }
+
   /** Takes on an authenticated identity (and its role's permissions, once in a realm). */
   protected adopt(identity: Identity): void {
     this.authid = identity.authid;
@@ -160,7 +176,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
    * Checks that one more `quota` item fits, given `held` of them now.
    * @throws {WampError} `tuerca.error.quota_exceeded` (counted)
    */
-  protected fits(quota: "subscriptions" | "registrations" | "pendingCalls", held: number): void {
+  protected fits(quota: Quota, held: number): void {
     const limit = this.router.limits[quota];
     if (limit <= 0 || held < limit) return;
     this.router.counters.quotaExceeded++;

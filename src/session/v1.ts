@@ -205,14 +205,8 @@ export class WampV1Session extends NetworkSession {
       (identity) => {
         if (this.ended) return;
         const realm = this.realm!;
-        if (identity.realm !== undefined && identity.realm !== realm.name) {
-          throw new WampError(ErrorUri.AUTHENTICATION_FAILED, ["authentication failed"]);
-        }
-        if (!realm.authorizer.has(identity.authrole)) {
-          throw new WampError(ErrorUri.NO_SUCH_ROLE, [
-            `role ${JSON.stringify(identity.authrole)} is not defined on realm ${realm.name}`,
-          ]);
-        }
+        const refused = this.refusal(realm, identity);
+        if (refused !== null) throw refused;
         clearTimeout(this.#authTimer);
         this.adopt(identity);
         this.#result(msg, v1Permissions(realm.authorizer.role(identity.authrole)));

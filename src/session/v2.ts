@@ -281,16 +281,10 @@ export class WampV2Session extends NetworkSession {
     if (this.router.closing) {
       return this.#abort(CloseReason.SYSTEM_SHUTDOWN, "the router is shutting down", WsClose.NORMAL);
     }
-    if (identity.realm !== undefined && identity.realm !== realm.name) {
-      this.router.counters.authenticationFailures++;
-      return this.#abort(ErrorUri.AUTHENTICATION_FAILED, "authentication failed", WsClose.NORMAL);
-    }
-    if (!realm.authorizer.has(identity.authrole)) {
-      return this.#abort(
-        ErrorUri.NO_SUCH_ROLE,
-        `role ${JSON.stringify(identity.authrole)} is not defined on realm ${realm.name}`,
-        WsClose.NORMAL,
-      );
+    const refused = this.refusal(realm, identity);
+    if (refused !== null) {
+      if (refused.uri === ErrorUri.AUTHENTICATION_FAILED) this.router.counters.authenticationFailures++;
+      return this.#abort(refused.uri, refused.args[0] as string, WsClose.NORMAL);
     }
     clearTimeout(this.#helloTimer);
     this.adopt(identity);
