@@ -20,7 +20,18 @@ import { LocalSession, type RunningServer, type ServerOptions, startServer } fro
 import { createPushApp, pushApp, type PushAppInstance } from "../push.ts";
 import type { Action, Permission, RealmDefinition, RoleDefinition } from "../src/auth/authorizer.ts";
 import type { AuthConfig, TicketPrincipal } from "../src/auth/authenticator.ts";
-import { RawClient, rawV1, rawV2, startTestServer, waitUntil, within } from "./helpers.ts";
+import {
+  ask,
+  RawClient,
+  rawRegister,
+  rawSubscribe,
+  rawV1,
+  rawV2,
+  rid,
+  startTestServer,
+  waitUntil,
+  within,
+} from "./helpers.ts";
 import { bridgeTest, deleteQueue, STOMP_URL, uniqueQueue } from "./rabbitmq.ts";
 
 // ---------------------------------------------------------------------------
@@ -183,20 +194,8 @@ function withAcl(fn: (ctx: Ctx) => Promise<void>): Promise<void> {
 // ---------------------------------------------------------------------------
 // Raw frames.
 
-let lastRequest = 0;
-/** A fresh request id (unique in the whole file, so never reused while in flight). */
-function rid(): number {
-  return ++lastRequest;
-}
-
 const REQUEST_TYPE: Record<Action, number> = { call: 48, register: 64, publish: 16, subscribe: 32 };
 const SUCCESS_TYPE: Record<Action, number> = { call: 50, register: 65, publish: 17, subscribe: 33 };
-
-/** Sends `frame` and returns the next frame the client receives. */
-async function ask(client: RawClient, frame: unknown[]): Promise<unknown[]> {
-  client.send(frame);
-  return await client.next(`the answer to ${JSON.stringify(frame)}`) as unknown[];
-}
 
 /** Asserts `reply` is exactly `[8, requestType, request, {}, uri, [description]]`. */
 function assertError(reply: unknown[], requestType: number, request: number, uri: string): void {
@@ -276,22 +275,6 @@ const DENIED_ALL: Record<Action, Verdict> = {
   register: "denied",
 };
 
-/** Subscribes a raw v2 client to `topic`; returns the subscription id. */
-async function subscribe(client: RawClient, topic: string): Promise<number> {
-  const request = rid();
-  const reply = await ask(client, [32, request, {}, topic]);
-  assert.deepEqual(reply.slice(0, 2), [33, request], `SUBSCRIBED to ${topic}: ${JSON.stringify(reply)}`);
-  return reply[2] as number;
-}
-
-/** Registers `procedure` on a raw v2 client; returns the registration id. */
-async function register(client: RawClient, procedure: string): Promise<number> {
-  const request = rid();
-  const reply = await ask(client, [64, request, {}, procedure]);
-  assert.deepEqual(reply.slice(0, 2), [65, request], `REGISTERED ${procedure}: ${JSON.stringify(reply)}`);
-  return reply[2] as number;
-}
-
 /** Publishes acknowledged with `options`; waits for PUBLISHED. */
 async function publishAcked(
   client: RawClient,
@@ -338,9 +321,9 @@ Deno.test("v2: each action is allowed where the role allows it and denied with E
     const visitor = (await anon()).client;
     const admin = (await login("admin")).client;
     const counters = server.router.counters;
-    const okSub = await subscribe(admin, "ok.topic");
-    await subscribe(admin, "no.topic");
-    await register(admin, "no.proc"); // so a denied CALL is not mistaken for no_such_procedure
+    const okSub = await rawSubscribe(admin, "ok.topic");
+    await rawSubscribe(admin, "no.topic");
+    await rawRegister(admin, "no.proc"); // so a denied CALL is not mistaken for no_such_procedure
     const before = counters.notAuthorized;
 
     // SUBSCRIBE
@@ -406,8 +389,8 @@ Deno.test("v2: an unacknowledged PUBLISH the role denies gets no answer at all, 
   await withAcl(async ({ server, anon, login }) => {
     const visitor = (await anon()).client;
     const admin = (await login("admin")).client;
-    await subscribe(admin, "no.topic");
-    const okSub = await subscribe(admin, "ok.topic");
+    await rawSubscribe(admin, "no.topic");
+    const okSub = await rawSubscribe(admin, "ok.topic");
     const before = server.router.counters.notAuthorized;
 
     const denied = rid();
@@ -475,8 +458,8 @@ Deno.test("v1: a SUBSCRIBE the role denies is dropped and counted: no EVENT on t
 Deno.test("v1: a PUBLISH the role denies is dropped and counted: subscribers get nothing", async () => {
   await withAcl(async ({ server, v1, login }) => {
     const admin = (await login("admin")).client;
-    await subscribe(admin, "no.topic");
-    const okSub = await subscribe(admin, "ok.topic");
+    await rawSubscribe(admin, "no.topic");
+    const okSub = await rawSubscribe(admin, "ok.topic");
     const { client } = await v1();
     const counters = server.router.counters;
     const before = { ...counters };
@@ -605,7 +588,7 @@ Deno.test("a role the realm does not define may do nothing; v2 cannot even join 
 Deno.test("disclose.publisher: EVENT details name the publisher without disclose_me", async () => {
   await withAcl(async ({ anon, login }) => {
     const subscriber = (await anon()).client;
-    await subscribe(subscriber, "ok.topic");
+    await rawSubscribe(subscriber, "ok.topic");
     const herald = await login("herald");
     const crier = await login("crier");
 
@@ -628,7 +611,7 @@ Deno.test("disclose.publisher: EVENT details name the publisher without disclose
 Deno.test("disclose.caller: INVOCATION details name the caller without disclose_me", async () => {
   await withAcl(async ({ anon, login }) => {
     const callee = (await anon()).client;
-    await register(callee, "ok.proc");
+    await rawRegister(callee, "ok.proc");
     const herald = await login("herald");
     const crier = await login("crier");
 
@@ -654,8 +637,8 @@ Deno.test("disclose.caller: INVOCATION details name the caller without disclose_
 Deno.test("without forced disclosure and without disclose_me, EVENT and INVOCATION details name nobody", async () => {
   await withAcl(async ({ anon }) => {
     const other = (await anon()).client;
-    await subscribe(other, "ok.topic");
-    await register(other, "ok.proc");
+    await rawSubscribe(other, "ok.topic");
+    await rawRegister(other, "ok.proc");
     const me = await anon();
 
     await publishAcked(me.client, "ok.topic", ["quiet"]);
@@ -695,7 +678,7 @@ function withDefaults(fn: (ctx: Ctx) => Promise<void>): Promise<void> {
 Deno.test("default roles: anonymous may publish, subscribe and call push.tutorial.* and register com.example.*", async () => {
   await withDefaults(async ({ anon }) => {
     const c = (await anon()).client;
-    await subscribe(c, "push.tutorial.messages");
+    await rawSubscribe(c, "push.tutorial.messages");
     await publishAcked(c, "push.tutorial.messages", [{ body: "hola" }]);
     let request = rid();
     assert.deepEqual(await ask(c, [48, request, {}, "push.tutorial.areaCuadrado", [2, 3]]), [
@@ -704,7 +687,7 @@ Deno.test("default roles: anonymous may publish, subscribe and call push.tutoria
       {},
       [6],
     ]);
-    const registration = await register(c, "com.example.thing");
+    const registration = await rawRegister(c, "com.example.thing");
     request = rid();
     assert.deepEqual(await ask(c, [66, request, registration]), [67, request]);
   });
@@ -762,7 +745,7 @@ Deno.test("default roles: CALL wamp.session.count passes authorization; wamp.ses
 Deno.test("default roles: SUBSCRIBE wamp.session.on_join is allowed", async () => {
   await withDefaults(async ({ anon }) => {
     const c = (await anon()).client;
-    await subscribe(c, "wamp.session.on_join");
+    await rawSubscribe(c, "wamp.session.on_join");
   });
 });
 
@@ -774,7 +757,7 @@ const TOPIC = "push.tutorial.messages";
 Deno.test("forged queue label: a tab's queue-shaped publish reaches subscribers without publisher_authrole bridge", async () => {
   await withDefaults(async ({ server, anon, v1 }) => {
     const subscriber = (await anon()).client;
-    await subscribe(subscriber, TOPIC);
+    await rawSubscribe(subscriber, TOPIC);
     const forged = { body: "from the queue, honest", headers: { cat: TOPIC } };
 
     // A HELLO that claims the bridge's identity gets the anonymous one.
@@ -814,7 +797,7 @@ Deno.test("forged queue label: a tab's queue-shaped publish reaches subscribers 
 Deno.test("a LocalSession with authrole bridge publishing disclosed reaches subscribers with publisher_authrole bridge", async () => {
   await withDefaults(async ({ anon, local }) => {
     const subscriber = (await anon()).client;
-    await subscribe(subscriber, TOPIC);
+    await rawSubscribe(subscriber, TOPIC);
     const bridge = local({ authid: "queue:test", authrole: "bridge" });
     const payload = { body: "real", headers: { cat: TOPIC } };
     bridge.publish(TOPIC, [payload], undefined, { disclose: true });
@@ -847,7 +830,7 @@ bridgeTest(
       assert.ok(bridge, "the push app has a bridge");
       await within(bridge.whenConnected(), "the bridge to connect", BROKER_MS);
       subscriber = (await rawV2(server.wsUrl, "realm1", ROLES)).client;
-      await subscribe(subscriber, TOPIC);
+      await rawSubscribe(subscriber, TOPIC);
 
       const out = await within(
         new Deno.Command(Deno.execPath(), {

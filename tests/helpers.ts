@@ -161,6 +161,35 @@ export class RawClient {
   }
 }
 
+let lastRequest = 0;
+
+/** A fresh request id for raw v2 frames (unique within the test process). */
+export function rid(): number {
+  return ++lastRequest;
+}
+
+/** Sends `frame` and returns the next frame the client receives. */
+export async function ask(client: RawClient, frame: unknown[]): Promise<unknown[]> {
+  client.send(frame);
+  return await client.next(`the answer to ${JSON.stringify(frame)}`) as unknown[];
+}
+
+/** Subscribes a raw v2 client to `topic`; returns the subscription id. */
+export async function rawSubscribe(client: RawClient, topic: string): Promise<number> {
+  const request = rid();
+  const reply = await ask(client, [32, request, {}, topic]);
+  assert.deepEqual(reply.slice(0, 2), [33, request], `SUBSCRIBED to ${topic}: ${JSON.stringify(reply)}`);
+  return reply[2] as number;
+}
+
+/** Registers `procedure` on a raw v2 client; returns the registration id. */
+export async function rawRegister(client: RawClient, procedure: string): Promise<number> {
+  const request = rid();
+  const reply = await ask(client, [64, request, {}, procedure]);
+  assert.deepEqual(reply.slice(0, 2), [65, request], `REGISTERED ${procedure}: ${JSON.stringify(reply)}`);
+  return reply[2] as number;
+}
+
 /** Opens a raw WAMP v2 socket and completes the HELLO/WELCOME handshake; returns the session id too. */
 export async function rawV2(url: string, realm = "realm1", roles: Record<string, unknown> = {
   caller: {},

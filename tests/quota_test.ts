@@ -14,11 +14,15 @@ import assert from "node:assert/strict";
 import { LocalSession, type RunningServer, type ServerOptions } from "../main.ts";
 import { pushApp } from "../push.ts";
 import {
+  ask,
   backToBaseline,
   footprint,
   RawClient,
+  rawRegister,
+  rawSubscribe,
   rawV1,
   rawV2,
+  rid,
   startTestServer,
   waitUntil,
   within,
@@ -92,18 +96,6 @@ async function withQuotaServer(options: ServerOptions, fn: (ctx: Ctx) => Promise
 // ---------------------------------------------------------------------------
 // Raw frames.
 
-let lastRequest = 0;
-/** A fresh request id (unique in the whole file). */
-function rid(): number {
-  return ++lastRequest;
-}
-
-/** Sends `frame` and returns the next frame the client receives. */
-async function ask(client: RawClient, frame: unknown[]): Promise<unknown[]> {
-  client.send(frame);
-  return await client.next(`the answer to ${JSON.stringify(frame)}`) as unknown[];
-}
-
 /** Asserts `reply` is `[8, requestType, request, {}, uri, [description], kwargs]`. */
 function assertErrorWithKwargs(
   reply: unknown[],
@@ -136,20 +128,6 @@ function assertRateLimited(reply: unknown[], requestType: number, request: numbe
     rate: RATE,
     burst: BURST,
   });
-}
-
-async function subscribe(client: RawClient, topic: string): Promise<number> {
-  const request = rid();
-  const reply = await ask(client, [32, request, {}, topic]);
-  assert.deepEqual(reply.slice(0, 2), [33, request], `SUBSCRIBED to ${topic}: ${JSON.stringify(reply)}`);
-  return reply[2] as number;
-}
-
-async function register(client: RawClient, procedure: string): Promise<number> {
-  const request = rid();
-  const reply = await ask(client, [64, request, {}, procedure]);
-  assert.deepEqual(reply.slice(0, 2), [65, request], `REGISTERED ${procedure}: ${JSON.stringify(reply)}`);
-  return reply[2] as number;
 }
 
 /** The next frame, which must be an INVOCATION; returns its request id. */
@@ -210,9 +188,9 @@ Deno.test("v2 quota: the 4th distinct SUBSCRIBE gets ERROR tuerca.error.quota_ex
     const { client } = await v2();
     const counters = server.router.counters;
     const before = counters.quotaExceeded;
-    const s1 = await subscribe(client, "com.example.t1");
-    const s2 = await subscribe(client, "com.example.t2");
-    await subscribe(client, "com.example.t3");
+    const s1 = await rawSubscribe(client, "com.example.t1");
+    const s2 = await rawSubscribe(client, "com.example.t2");
+    await rawSubscribe(client, "com.example.t3");
 
     let request = rid();
     assertQuota(await ask(client, [32, request, {}, "com.example.t4"]), 32, request, "subscriptions", 3);
@@ -225,14 +203,14 @@ Deno.test("v2 quota: the 4th distinct SUBSCRIBE gets ERROR tuerca.error.quota_ex
     // After an UNSUBSCRIBE, one more fits, and then no more.
     request = rid();
     assert.deepEqual(await ask(client, [34, request, s2]), [35, request]);
-    await subscribe(client, "com.example.t4");
+    await rawSubscribe(client, "com.example.t4");
     request = rid();
     assertQuota(await ask(client, [32, request, {}, "com.example.t5"]), 32, request, "subscriptions", 3);
     assert.equal(counters.quotaExceeded - before, 2);
 
     // The quota is per session.
     const other = (await v2()).client;
-    for (const t of ["com.example.t5", "com.example.t6", "com.example.t7"]) await subscribe(other, t);
+    for (const t of ["com.example.t5", "com.example.t6", "com.example.t7"]) await rawSubscribe(other, t);
   });
 });
 
@@ -240,15 +218,15 @@ Deno.test("v2 quota: the 3rd REGISTER gets ERROR tuerca.error.quota_exceeded {qu
   await withQuotaServer(QUOTAS, async ({ server, v2 }) => {
     const { client } = await v2();
     const before = server.router.counters.quotaExceeded;
-    const p1 = await register(client, "com.example.p1");
-    await register(client, "com.example.p2");
+    const p1 = await rawRegister(client, "com.example.p1");
+    await rawRegister(client, "com.example.p2");
 
     let request = rid();
     assertQuota(await ask(client, [64, request, {}, "com.example.p3"]), 64, request, "registrations", 2);
 
     request = rid();
     assert.deepEqual(await ask(client, [66, request, p1]), [67, request]);
-    await register(client, "com.example.p3");
+    await rawRegister(client, "com.example.p3");
     request = rid();
     assertQuota(await ask(client, [64, request, {}, "com.example.p4"]), 64, request, "registrations", 2);
     assert.equal(server.router.counters.quotaExceeded - before, 2, "both refusals counted");
@@ -258,7 +236,7 @@ Deno.test("v2 quota: the 3rd REGISTER gets ERROR tuerca.error.quota_exceeded {qu
 Deno.test("v2 quota: a 3rd CALL while 2 are pending gets ERROR {quota: pending_calls, limit: 2}; once the callee answers, calls fit again", async () => {
   await withQuotaServer(QUOTAS, async ({ server, v2 }) => {
     const callee = (await v2()).client;
-    await register(callee, "com.example.slow");
+    await rawRegister(callee, "com.example.slow");
     const caller = (await v2()).client;
     const before = server.router.counters.quotaExceeded;
 
@@ -323,7 +301,7 @@ Deno.test("v1 quota: an over-quota SUBSCRIBE is dropped and counted (quotaExceed
 Deno.test("v1 quota: an over-quota CALL gets CALLERROR tuerca.error.quota_exceeded", async () => {
   await withQuotaServer(QUOTAS, async ({ server, v1, v2 }) => {
     const callee = (await v2()).client;
-    await register(callee, "com.example.slow");
+    await rawRegister(callee, "com.example.slow");
     const { client } = await v1();
     const before = server.router.counters.quotaExceeded;
 
@@ -377,7 +355,7 @@ Deno.test("rate: a burst of 5 acknowledged PUBLISHes passes, the 6th gets ERROR 
 Deno.test("rate: unacknowledged PUBLISHes over the rate are dropped and counted", async () => {
   await withQuotaServer(RATED, async ({ server, v2 }) => {
     const subscriber = (await v2()).client;
-    await subscribe(subscriber, "com.example.news");
+    await rawSubscribe(subscriber, "com.example.news");
     const publisher = (await v2()).client;
     const before = server.router.counters.rateLimited;
 
@@ -440,7 +418,7 @@ Deno.test("rate: the limit is per session; another session is unaffected", async
 Deno.test("rate: v1 PUBLISHes over the rate are dropped and counted; a v1 CALL over it gets CALLERROR", async () => {
   await withQuotaServer(RATED, async ({ server, v1, v2 }) => {
     const subscriber = (await v2()).client;
-    await subscribe(subscriber, "com.example.news");
+    await rawSubscribe(subscriber, "com.example.news");
     const { client } = await v1();
     const counters = server.router.counters;
     const before = { ...counters };
@@ -479,11 +457,11 @@ Deno.test("limits 0 turn quotas off: 20 subscriptions, 10 registrations, 10 pend
     const { client } = await v2();
     const counters = server.router.counters;
     const before = { ...counters };
-    for (let i = 0; i < 20; i++) await subscribe(client, `com.example.s${i}`);
-    for (let i = 0; i < 10; i++) await register(client, `com.example.r${i}`);
+    for (let i = 0; i < 20; i++) await rawSubscribe(client, `com.example.s${i}`);
+    for (let i = 0; i < 10; i++) await rawRegister(client, `com.example.r${i}`);
 
     const callee = (await v2()).client;
-    await register(callee, "com.example.slow");
+    await rawRegister(callee, "com.example.slow");
     const calls: number[] = [];
     for (let i = 0; i < 10; i++) {
       const request = rid();
