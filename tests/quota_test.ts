@@ -144,6 +144,23 @@ async function nextEventArgs(client: RawClient, what: string): Promise<unknown[]
   return (frame[4] ?? []) as unknown[];
 }
 
+/**
+ * Barrier: a session with a bucket of its own publishes a marker; `subscriber` must
+ * have received exactly the first BURST events (0..BURST-1) and then the marker.
+ */
+async function expectBurstThenMarker(
+  v2: () => Promise<{ client: RawClient }>,
+  subscriber: RawClient,
+): Promise<void> {
+  const marker = (await v2()).client;
+  const m = rid();
+  const reply = await ask(marker, [16, m, { acknowledge: true }, "com.example.news", ["marker"]]);
+  assert.deepEqual(reply.slice(0, 2), [17, m]);
+  const got: unknown[] = [];
+  for (let i = 0; i < BURST + 1; i++) got.push((await nextEventArgs(subscriber, `event ${i + 1}`))[0]);
+  assert.deepEqual(got, [0, 1, 2, 3, 4, "marker"]);
+}
+
 /** Sends `n` acknowledged publishes at once, then reads the `n` answers in order. */
 async function publishBurst(
   client: RawClient,
@@ -371,18 +388,7 @@ Deno.test("rate: unacknowledged PUBLISHes over the rate are dropped and counted"
     assert.equal(server.router.counters.rateLimited - before, 4, "3 dropped + 1 refused, counted");
 
     // The subscriber got the first five, then (barrier, from a session with its own bucket) the marker.
-    const marker = (await v2()).client;
-    const m = rid();
-    assert.deepEqual(
-      (await ask(marker, [16, m, { acknowledge: true }, "com.example.news", ["marker"]])).slice(0, 2),
-      [
-        17,
-        m,
-      ],
-    );
-    const got: unknown[] = [];
-    for (let i = 0; i < BURST + 1; i++) got.push((await nextEventArgs(subscriber, `event ${i + 1}`))[0]);
-    assert.deepEqual(got, [0, 1, 2, 3, 4, "marker"]);
+    await expectBurstThenMarker(v2, subscriber);
   });
 });
 
@@ -433,18 +439,7 @@ Deno.test("rate: v1 PUBLISHes over the rate are dropped and counted; a v1 CALL o
     assert.equal(counters.rateLimited - before.rateLimited, 3, "2 publishes and the call");
     assert.equal(counters.v1Dropped - before.v1Dropped, 2, "the 2 publishes dropped");
 
-    const marker = (await v2()).client;
-    const m = rid();
-    assert.deepEqual(
-      (await ask(marker, [16, m, { acknowledge: true }, "com.example.news", ["marker"]])).slice(0, 2),
-      [
-        17,
-        m,
-      ],
-    );
-    const got: unknown[] = [];
-    for (let i = 0; i < BURST + 1; i++) got.push((await nextEventArgs(subscriber, `event ${i + 1}`))[0]);
-    assert.deepEqual(got, [0, 1, 2, 3, 4, "marker"]);
+    await expectBurstThenMarker(v2, subscriber);
   });
 });
 

@@ -109,9 +109,4 @@ export class Authorizer {
   role(role: string): RolePermissions {
     return this.#roles.get(role) ?? NO_ROLE;
   }
-
-  /** The names of the roles defined. */
-  get roleNames(): string[] {
-    return [...this.#roles.keys()];
-  }
 }

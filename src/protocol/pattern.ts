@@ -56,7 +56,7 @@ export class PatternIndex<T> {
     if (match === "exact") {
       this.#exact.set(pattern, value);
     } else if (match === "prefix") {
-      if (!this.#prefix.has(pattern) && !this.#prefixLengths.includes(pattern.length)) {
+      if (!this.#prefixLengths.includes(pattern.length)) {
         this.#prefixLengths.push(pattern.length);
         this.#prefixLengths.sort((a, b) => b - a);
       }
@@ -72,31 +72,6 @@ export class PatternIndex<T> {
       }
       this.#wildcard.set(parts.length, list);
     }
-  }
-
-  /** The value of `pattern` under `match`, if set. */
-  get(pattern: string, match: MatchPolicy): T | undefined {
-    if (match === "exact") return this.#exact.get(pattern);
-    if (match === "prefix") return this.#prefix.get(pattern);
-    return this.#wildcard.get(pattern.split(".").length)?.find((e) => e.parts.join(".") === pattern)?.value;
-  }
-
-  /** Removes `pattern` under `match`; false when it was not there. */
-  delete(pattern: string, match: MatchPolicy): boolean {
-    if (match === "exact") return this.#exact.delete(pattern);
-    if (match === "prefix") {
-      if (!this.#prefix.delete(pattern)) return false;
-      const stillUsed = [...this.#prefix.keys()].some((p) => p.length === pattern.length);
-      if (!stillUsed) this.#prefixLengths = this.#prefixLengths.filter((l) => l !== pattern.length);
-      return true;
-    }
-    const n = pattern.split(".").length;
-    const list = this.#wildcard.get(n);
-    const at = list?.findIndex((e) => e.parts.join(".") === pattern) ?? -1;
-    if (list === undefined || at < 0) return false;
-    list.splice(at, 1);
-    if (list.length === 0) this.#wildcard.delete(n);
-    return true;
   }
 
   /** The value of the most specific pattern matching `uri` (see the module doc), if any. */
@@ -115,17 +90,10 @@ export class PatternIndex<T> {
     for (const entry of candidates) if (wildcardMatches(entry.parts, parts)) return entry.value;
     return undefined;
   }
-
-  /** How many patterns are set. */
-  get size(): number {
-    let wild = 0;
-    for (const list of this.#wildcard.values()) wild += list.length;
-    return this.#exact.size + this.#prefix.size + wild;
-  }
 }
 
 /** Whether a wildcard pattern's components match a URI's components (same count). */
-export function wildcardMatches(pattern: readonly string[], parts: readonly string[]): boolean {
+function wildcardMatches(pattern: readonly string[], parts: readonly string[]): boolean {
   for (let i = 0; i < pattern.length; i++) {
     if (pattern[i] !== "" && pattern[i] !== parts[i]) return false;
   }
