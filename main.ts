@@ -27,6 +27,7 @@ import type { AuthConfig } from "./src/auth/authenticator.ts";
 import type { RealmDefinition } from "./src/auth/authorizer.ts";
 import type { FailureThrottle } from "./src/auth/throttle.ts";
 import { ConfigError, defaultConfig, loadConfig, type TuercaConfig } from "./src/config/load.ts";
+import { limitBounds } from "./src/config/limits.ts";
 import { Subprotocol } from "./src/protocol/constants.ts";
 import { wampV2Json } from "./src/codec/v2_json.ts";
 import { pagesApp } from "./src/http/pages.ts";
@@ -225,6 +226,8 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --max-subscriptions N  per session (default 1000)      --max-registrations N  per session (default 100)",
     "  --max-pending-calls N  per session (default 1000)      --max-message-size N   bytes (default 1048576)",
     "  --rate N --burst N     publishes plus calls per second per session (default 1000, burst 2000; 0 = off)",
+    "  --call-timeout SECONDS how long a call waits for its callee when the caller sets no timeout",
+    "                  (default 0: forever)",
     ...(extension?.usage ?? []),
     "  -h, --help      show this help",
   ].join("\n");
@@ -249,6 +252,7 @@ const LIMIT_FLAGS = {
   "rate": "rate",
   "burst": "burst",
   "max-message-size": "maxMessageSize",
+  "call-timeout": "callTimeout",
 } as const;
 
 /**
@@ -315,8 +319,7 @@ export function parseServerArgs(
   for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
     const text = values[flag] as string | undefined;
     if (text === undefined) continue;
-    // The message size cannot be off: the same bounds as in the file.
-    const [min, max] = field === "maxMessageSize" ? [1024, 64 * 1024 * 1024] : [0, 1_000_000_000];
+    const [min, max] = limitBounds(field);
     const n = Number(text);
     if (!/^[0-9]+$/.test(text) || n < min || n > max) {
       throw new UsageError(

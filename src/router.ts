@@ -25,6 +25,8 @@ export interface SessionLimits {
   rate: number;
   /** Publishes plus calls allowed in a burst (the bucket's size). */
   burst: number;
+  /** Seconds a call may wait for its answer when the caller sets no `timeout`; 0 waits forever. */
+  callTimeout: number;
 }
 
 /** The defaults: generous for a person's tab, a wall for a runaway script. */
@@ -34,6 +36,7 @@ export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
   pendingCalls: 1_000,
   rate: 1_000,
   burst: 2_000,
+  callTimeout: 0,
 });
 
 /** Router settings; every field has a default. */
@@ -110,7 +113,9 @@ export class Router {
   constructor(options: RouterOptions = {}) {
     const realms = options.realms?.length ? options.realms : ["realm1"];
     for (const r of realms) {
-      const realm = typeof r === "string" ? new Realm(r, defaultRoles()) : new Realm(r.name, r.roles);
+      const realm = typeof r === "string"
+        ? new Realm(r, defaultRoles(), this.newSessionId())
+        : new Realm(r.name, r.roles, this.newSessionId());
       this.#realms.set(realm.name, realm);
     }
     this.defaultRealm = this.#realms.values().next().value!;

@@ -117,6 +117,7 @@ function effective(p: ParsedServerArgs): unknown {
       pendingCalls: 1000,
       rate: 1000,
       burst: 2000,
+      callTimeout: 0,
       ...p.limits,
     },
     maxSessions: p.maxSessions ?? 100000,
@@ -333,7 +334,7 @@ Deno.test("tuerca.example.json holds every key the loader knows", () => {
     ["certificate", "key"],
   );
   assert.deepEqual(keys(example), ["auth", "endpoint", "limits", "origins", "realms"]);
-  assert.equal(Object.keys(example.limits).length, 7, "the example's limits has exactly 7 keys");
+  assert.equal(Object.keys(example.limits).length, 8, "the example's limits has exactly 8 keys");
 });
 
 Deno.test("tuerca.example.json: each limits key is checked at its own path", () => {

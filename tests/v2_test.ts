@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import type { RunningServer } from "../main.ts";
 import { pushApp } from "../push.ts";
+import { META_PROCEDURES } from "../src/realm/meta.ts";
 import {
   autobahn,
   type AutobahnSession,
@@ -230,7 +231,14 @@ function counts(server: RunningServer) {
 }
 
 /** The push app alone: areaCuadrado registered, its local session in the realm. */
-const BASELINE = { topics: 0, subscribers: 0, registrations: 1, pending: 0, sessions: 1 };
+// The push app's areaCuadrado and the realm's meta procedures.
+const BASELINE = {
+  topics: 0,
+  subscribers: 0,
+  registrations: 1 + META_PROCEDURES.length,
+  pending: 0,
+  sessions: 1,
+};
 
 async function backToBaseline(server: RunningServer, what: string): Promise<void> {
   await waitUntil(

@@ -26,7 +26,18 @@ const KEYS: Record<string, keyof LimitsConfig> = {
   rate: "rate",
   burst: "burst",
   max_message_size: "maxMessageSize",
+  call_timeout: "callTimeout",
 };
+
+/**
+ * The smallest and largest value of a limit: the message size cannot be off; a
+ * call timeout must fit a timer (setTimeout's 2^31 - 1 ms, about 24 days).
+ */
+export function limitBounds(field: keyof LimitsConfig): [number, number] {
+  if (field === "maxMessageSize") return [1024, 64 * 1024 * 1024];
+  if (field === "callTimeout") return [0, 2_147_483];
+  return [0, 1_000_000_000];
+}
 
 /** Reads `limits`. */
 export function parseLimits(node: ConfigNode): LimitsConfig {
@@ -36,9 +47,7 @@ export function parseLimits(node: ConfigNode): LimitsConfig {
   for (const [key, field] of Object.entries(KEYS)) {
     const n = node.key(key);
     if (n.absent) continue;
-    limits[field] = field === "maxMessageSize"
-      ? n.integer(1024, 64 * 1024 * 1024)
-      : n.integer(0, 1_000_000_000);
+    limits[field] = n.integer(...limitBounds(field));
   }
   return limits;
 }

@@ -57,6 +57,10 @@ export const ErrorUri = {
   NO_SUCH_SUBSCRIPTION: "wamp.error.no_such_subscription",
   INVALID_ARGUMENT: "wamp.error.invalid_argument",
   CANCELED: "wamp.error.canceled",
+  /** A call's timeout ran out before the callee answered. */
+  TIMEOUT: "wamp.error.timeout",
+  /** The meta API names a session that is not in the realm (or the caller's own, for kill). */
+  NO_SUCH_SESSION: "wamp.error.no_such_session",
   PAYLOAD_SIZE_EXCEEDED: "wamp.error.payload_size_exceeded",
   NOT_AUTHORIZED: "wamp.error.not_authorized",
   NO_SUCH_REALM: "wamp.error.no_such_realm",

@@ -9,8 +9,13 @@
 
 import { ErrorUri } from "./constants.ts";
 import { WampError } from "./errors.ts";
+import type { MatchPolicy } from "./pattern.ts";
 
 const LOOSE = /^[^\s.#]+(?:\.[^\s.#]+)*$/u;
+/** A prefix pattern: the loose rule, except that the last component may be empty (`push.`). */
+const LOOSE_PREFIX = /^(?:[^\s.#]+\.)*[^\s.#]*$/u;
+/** A wildcard pattern: the loose rule with empty components allowed (`push..messages`). */
+const LOOSE_WILDCARD = /^(?:[^\s.#]*\.)*[^\s.#]*$/u;
 
 /** The longest URI we accept; longer ones are refused as invalid. */
 export const MAX_URI_LENGTH = 512;
@@ -51,5 +56,25 @@ export function checkUri(uri: string, what: string, mayBeReserved: boolean): voi
   }
   if (!mayBeReserved && isReservedUri(uri)) {
     throw new WampError(ErrorUri.INVALID_URI, [`${what} URI ${uri} is in the reserved wamp. namespace`]);
+  }
+}
+
+/**
+ * Checks a subscription topic or registration procedure under its match policy:
+ * an exact URI as {@link checkUri}; a prefix may end in an empty component
+ * (`push.`); a wildcard may have empty components anywhere (`push..messages`).
+ * @param mayBeReserved true where clients may name `wamp.` URIs (subscribe)
+ * @throws {WampError} `wamp.error.invalid_uri`
+ */
+export function checkPattern(uri: string, match: MatchPolicy, what: string, mayBeReserved: boolean): void {
+  if (match === "exact") return checkUri(uri, what, mayBeReserved);
+  const rule = match === "prefix" ? LOOSE_PREFIX : LOOSE_WILDCARD;
+  if (uri.length > MAX_URI_LENGTH || !rule.test(uri)) {
+    throw new WampError(ErrorUri.INVALID_URI, [
+      `invalid ${match} ${what} pattern ${JSON.stringify(uri.slice(0, 100))}`,
+    ]);
+  }
+  if (!mayBeReserved && isReservedUri(uri)) {
+    throw new WampError(ErrorUri.INVALID_URI, [`${what} pattern ${uri} is in the reserved wamp. namespace`]);
   }
 }

@@ -1,10 +1,20 @@
 /**
  * The broker: WAMP publish & subscribe within one realm.
  *
- * Topics are matched exactly. All sessions subscribed to a topic share one
- * subscription (one id), so one publish builds one {@link Event} that every
- * subscriber's codec encodes at most once. A publish costs O(subscribers of that
- * topic); sessions keep no per-topic state of their own.
+ * A subscription is a topic URI or pattern with its match policy (`exact`,
+ * `prefix`, `wildcard`); all sessions subscribing with the same URI and policy
+ * share it (one id). A publish builds one {@link Event} per matching
+ * subscription, handed to every subscriber of it, whose codec encodes it at most
+ * once; a session holding several matching subscriptions gets the event once per
+ * subscription, each with its own subscription id. Events delivered on pattern
+ * subscriptions carry the concrete topic in `details.topic`.
+ *
+ * Cost of a publish: O(subscribers reached). Patterns are indexed (see
+ * {@link PatternIndex}), and a realm without pattern subscriptions pays one map
+ * lookup for them: nothing.
+ *
+ * Subscription lifecycle changes are reported to a {@link MembershipListener} (the
+ * subscription meta API).
  *
  * @module
  */
@@ -12,10 +22,11 @@
 import { MessageType as T } from "../protocol/constants.ts";
 import { IdSequence, publicationId } from "../protocol/ids.ts";
 import type { Dict, Event } from "../protocol/messages.ts";
-import type { Participant } from "./participant.ts";
+import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
+import type { MembershipListener, Participant } from "./participant.ts";
 import { PublishFilter } from "./publish_filter.ts";
 
-/** One topic's subscription, shared by all its subscribers. */
+/** One topic's (or pattern's) subscription, shared by all its subscribers. */
 export class Subscription {
   /** The sessions subscribed; the fan-out iterates this set. */
   readonly subscribers: Set<Participant> = new Set();
@@ -25,9 +36,10 @@ export class Subscription {
   /**
    * Creates an empty subscription; the broker adds the subscribers.
    * @param id the subscription id, 1..2^53, unique in the broker
-   * @param topic the topic URI, matched exactly
+   * @param topic the topic URI, or the pattern for `prefix` and `wildcard`
+   * @param match how `topic` is matched against published topics
    */
-  constructor(readonly id: number, readonly topic: string) {}
+  constructor(readonly id: number, readonly topic: string, readonly match: MatchPolicy = "exact") {}
 }
 
 /** What a publish asks of the broker (already validated by the session). */
@@ -46,23 +58,31 @@ const NO_DETAILS: Dict = Object.freeze({}) as Dict;
 
 /** Publish & subscribe for one realm. */
 export class Broker {
-  #byTopic = new Map<string, Subscription>();
+  /** Told of subscription lifecycle changes; set by the realm. */
+  listener: MembershipListener<Subscription> | null = null;
+  #index = new PatternIndex<Subscription>();
   #byId = new Map<number, Subscription>();
   #bySession = new Map<Participant, Set<Subscription>>();
   #ids = new IdSequence();
 
-  /** Subscribes `s` to `topic`; subscribing again returns the same subscription. */
-  subscribe(s: Participant, topic: string): Subscription {
-    let sub = this.#byTopic.get(topic);
+  /** Subscribes `s` to `topic` under `match`; subscribing again returns the same subscription. */
+  subscribe(s: Participant, topic: string, match: MatchPolicy = "exact"): Subscription {
+    let sub = this.#index.get(topic, match);
+    const created = sub === undefined;
     if (sub === undefined) {
-      sub = new Subscription(this.#ids.next(), topic);
-      this.#byTopic.set(topic, sub);
+      sub = new Subscription(this.#ids.next(), topic, match);
+      this.#index.set(topic, match, sub);
       this.#byId.set(sub.id, sub);
     }
+    if (sub.subscribers.has(s)) return sub;
     sub.subscribers.add(s);
     let mine = this.#bySession.get(s);
     if (mine === undefined) this.#bySession.set(s, mine = new Set());
     mine.add(sub);
+    if (this.listener !== null) {
+      if (created) this.listener.created(s, sub);
+      this.listener.added(s, sub);
+    }
     return sub;
   }
 
@@ -74,9 +94,9 @@ export class Broker {
     return true;
   }
 
-  /** Ends `s`'s subscription to `topic` (v1 names topics); false when there was none. */
+  /** Ends `s`'s exact subscription to `topic` (v1 names topics); false when there was none. */
   unsubscribeTopic(s: Participant, topic: string): boolean {
-    const sub = this.#byTopic.get(topic);
+    const sub = this.#index.get(topic, "exact");
     if (sub === undefined || !sub.subscribers.has(s)) return false;
     this.#drop(s, sub);
     return true;
@@ -90,8 +110,9 @@ export class Broker {
   }
 
   /**
-   * Publishes to every subscriber of `req.topic` the options allow, and returns the
-   * publication id. The publisher is left out unless `exclude_me` is false.
+   * Publishes to every subscriber of every subscription matching `req.topic` that
+   * the options allow, and returns the publication id. The publisher is left out
+   * unless `exclude_me` is false.
    * @param disclose whether EVENT details name the publisher (`publisher`, `publisher_authid`,
    *   `publisher_authrole`): the client's `disclose_me`, or its role's forced disclosure
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/whitelists.
@@ -100,16 +121,84 @@ export class Broker {
     const options = req.options;
     const filter = PublishFilter.fromOptions(options);
     const publication = publicationId();
-    const sub = this.#byTopic.get(req.topic);
-    if (sub === undefined) return publication;
-
-    const details = disclose && publisher !== null
+    const exact = this.#index.get(req.topic, "exact");
+    const skip = options.exclude_me === false ? null : publisher;
+    const identity = disclose && publisher !== null
       ? {
         publisher: publisher.id,
         publisher_authid: publisher.authid,
         publisher_authrole: publisher.authrole,
       }
-      : NO_DETAILS;
+      : null;
+    if (exact !== undefined) {
+      this.#deliver(exact, publication, identity ?? NO_DETAILS, req, skip, filter);
+    }
+    if (this.#index.patternCount === 0) return publication;
+    // A fresh list per publish: a local subscriber may publish again while we iterate.
+    const matches: Subscription[] = [];
+    this.#index.collectPatterns(req.topic, matches);
+    for (const sub of matches) {
+      const details: Dict = identity === null ? { topic: req.topic } : { ...identity, topic: req.topic };
+      this.#deliver(sub, publication, details, req, skip, filter);
+    }
+    return publication;
+  }
+
+  /** Whether `s` holds the subscription to `topic` under `match`. */
+  isSubscribed(s: Participant, topic: string, match: MatchPolicy = "exact"): boolean {
+    return this.#index.get(topic, match)?.subscribers.has(s) ?? false;
+  }
+
+  /** Whether a publish on `topic` could reach anyone: it has subscribers, or patterns exist. */
+  mayDeliver(topic: string): boolean {
+    return this.#index.patternCount > 0 || this.#index.get(topic, "exact") !== undefined;
+  }
+
+  /** How many subscriptions `s` holds. */
+  subscriptionCountOf(s: Participant): number {
+    return this.#bySession.get(s)?.size ?? 0;
+  }
+
+  /** The subscription for `topic` under `match` (default exact), if anyone holds it. */
+  subscription(topic: string, match: MatchPolicy = "exact"): Subscription | undefined {
+    return this.#index.get(topic, match);
+  }
+
+  /** The subscription with this id, if it exists. */
+  subscriptionById(id: number): Subscription | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Every subscription matching a concrete `topic`: exact, then prefixes, then wildcards. */
+  matching(topic: string): Subscription[] {
+    const out: Subscription[] = [];
+    this.#index.collect(topic, out);
+    return out;
+  }
+
+  /** Every subscription, in no particular order. */
+  subscriptions(): IterableIterator<Subscription> {
+    return this.#byId.values();
+  }
+
+  /** How many subscriptions exist (topics and patterns with at least one subscriber). */
+  get topicCount(): number {
+    return this.#byId.size;
+  }
+
+  /** How many sessions hold at least one subscription. */
+  get subscriberCount(): number {
+    return this.#bySession.size;
+  }
+
+  #deliver(
+    sub: Subscription,
+    publication: number,
+    details: Dict,
+    req: PublishRequest,
+    skip: Participant | null,
+    filter: PublishFilter | null,
+  ): void {
     const event: Event = {
       type: T.EVENT,
       subscription: sub.id,
@@ -117,10 +206,9 @@ export class Broker {
       details,
       args: req.args,
       kwargs: req.kwargs,
-      topic: sub.topic,
+      topic: req.topic,
       frames: [],
     };
-    const skip = options.exclude_me === false ? null : publisher;
     if (filter === null) {
       for (const s of sub.subscribers) {
         if (s !== skip) s.deliverEvent(event);
@@ -130,41 +218,20 @@ export class Broker {
         if (s !== skip && filter.allows(s)) s.deliverEvent(event);
       }
     }
-    return publication;
-  }
-
-  /** Whether `s` is subscribed to `topic`. */
-  isSubscribed(s: Participant, topic: string): boolean {
-    return this.#byTopic.get(topic)?.subscribers.has(s) ?? false;
-  }
-
-  /** How many subscriptions `s` holds. */
-  subscriptionCountOf(s: Participant): number {
-    return this.#bySession.get(s)?.size ?? 0;
-  }
-
-  /** The subscription for `topic`, if anyone is subscribed. */
-  subscription(topic: string): Subscription | undefined {
-    return this.#byTopic.get(topic);
-  }
-
-  /** How many topics have at least one subscriber. */
-  get topicCount(): number {
-    return this.#byTopic.size;
-  }
-
-  /** How many sessions hold at least one subscription. */
-  get subscriberCount(): number {
-    return this.#bySession.size;
   }
 
   #drop(s: Participant, sub: Subscription): void {
     sub.subscribers.delete(s);
     const mine = this.#bySession.get(s);
     if (mine !== undefined && mine.delete(sub) && mine.size === 0) this.#bySession.delete(s);
-    if (sub.subscribers.size === 0) {
-      this.#byTopic.delete(sub.topic);
+    const deleted = sub.subscribers.size === 0;
+    if (deleted) {
+      this.#index.delete(sub.topic, sub.match);
       this.#byId.delete(sub.id);
+    }
+    if (this.listener !== null) {
+      this.listener.removed(s, sub);
+      if (deleted) this.listener.deleted(s, sub);
     }
   }
 }

@@ -1,14 +1,24 @@
 /**
  * The dealer: WAMP routed remote procedure calls within one realm.
  *
- * One callee per procedure (the basic profile's `single` invocation policy).
+ * A registration is a procedure URI or pattern (`exact`, `prefix`, `wildcard`)
+ * with an invocation policy. A call goes to exactly one registration, the most
+ * specific match (exact, then the longest prefix, then the wildcard with the
+ * longest leading literal components: {@link PatternIndex.best}), and to one of
+ * its callees, chosen by the policy: `single` (the only one), `roundrobin`,
+ * `random`, `first` or `last` (by registration order). Sessions joining a shared
+ * registration must ask for the same policy, and `single` admits nobody else.
+ *
  * CALL → INVOCATION → YIELD → RESULT; a callee's ERROR goes to the caller. Every
  * call in flight is indexed by its invocation id, by its caller and by its callee,
  * so whichever side leaves, the other is told (the caller gets
  * `wamp.error.canceled`, the callee an INTERRUPT) and nothing is left behind.
  *
  * Features: caller identification (`disclose_me`), call canceling (CANCEL with
- * `skip`, `kill` or `killnowait`), progressive call results.
+ * `skip`, `kill` or `killnowait`), progressive call results, call timeouts (the
+ * dealer's timer: the caller gets `wamp.error.timeout`, a callee that announced
+ * call canceling an INTERRUPT, and a late answer is dropped), pattern-based and
+ * shared registrations.
  *
  * @module
  */
@@ -17,20 +27,59 @@ import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import { IdSequence } from "../protocol/ids.ts";
 import type { Dict, RequestId } from "../protocol/messages.ts";
-import type { Participant } from "./participant.ts";
+import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
+import type { MembershipListener, Participant } from "./participant.ts";
 
-/** A procedure and the session that offers it. */
+/** How a shared registration picks the callee of each call. */
+export type InvocationPolicy = "single" | "roundrobin" | "random" | "first" | "last";
+
+/** The invocation policies, for validation. */
+export const INVOCATION_POLICIES: readonly InvocationPolicy[] = [
+  "single",
+  "roundrobin",
+  "random",
+  "first",
+  "last",
+];
+
+/** A procedure (or pattern) and the sessions that offer it. */
 export class Registration {
   /** When it was registered (ms since the epoch). */
   readonly created: number = Date.now();
+  /** The callees, in the order they registered. */
+  readonly callees: Participant[] = [];
+  #turn = 0;
 
   /**
    * Records a registration; {@link Dealer.register} creates them.
    * @param id the registration id, 1..2^53, unique in the dealer
-   * @param procedure the procedure URI, matched exactly
-   * @param callee the session that runs it
+   * @param procedure the procedure URI, or the pattern for `prefix` and `wildcard`
+   * @param match how `procedure` is matched against called URIs
+   * @param invoke how the callee of each call is chosen
    */
-  constructor(readonly id: number, readonly procedure: string, readonly callee: Participant) {}
+  constructor(
+    readonly id: number,
+    readonly procedure: string,
+    readonly match: MatchPolicy = "exact",
+    readonly invoke: InvocationPolicy = "single",
+  ) {}
+
+  /** The callee for the next call, by the invocation policy. */
+  pick(): Participant {
+    const callees = this.callees;
+    switch (this.invoke) {
+      case "last":
+        return callees[callees.length - 1];
+      case "random":
+        return callees[Math.floor(Math.random() * callees.length)];
+      case "roundrobin": {
+        if (this.#turn >= callees.length) this.#turn = 0;
+        return callees[this.#turn++];
+      }
+      default:
+        return callees[0];
+    }
+  }
 }
 
 /** A call in flight. */
@@ -42,6 +91,16 @@ interface PendingCall {
   readonly receiveProgress: boolean;
   /** Set by CANCEL mode `kill`: the callee's answer is awaited, then sent as canceled. */
   killRequested: boolean;
+  /** The call timeout's timer, if the call has one. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** How a session asks to register (REGISTER.Options, already validated). */
+export interface RegisterOptions {
+  /** Default `exact`. */
+  match?: MatchPolicy;
+  /** Default `single`. */
+  invoke?: InvocationPolicy;
 }
 
 /** What a call asks of the dealer (already validated by the session). */
@@ -54,16 +113,20 @@ export interface CallRequest {
   args?: unknown[];
   /** Keyword arguments (CALL.ArgumentsKw). */
   kwargs?: Dict;
-  /** CALL.Options: `receive_progress` is honored. */
+  /** CALL.Options: `receive_progress` and `timeout` (ms, 0 = none) are honored. */
   options: Dict;
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Cancel modes of WAMP call canceling. */
 export type CancelMode = "skip" | "kill" | "killnowait";
 
 /** Routed RPC for one realm. */
 export class Dealer {
-  #byProcedure = new Map<string, Registration>();
+  /** Told of registration lifecycle changes; set by the realm. */
+  listener: MembershipListener<Registration> | null = null;
+  #index = new PatternIndex<Registration>();
   #byId = new Map<number, Registration>();
   #registrationsOf = new Map<Participant, Set<Registration>>();
   #pending = new Map<number, PendingCall>();
@@ -73,39 +136,74 @@ export class Dealer {
   #invocationIds = new IdSequence();
 
   /**
-   * Registers `procedure` for `callee`.
-   * @throws {WampError} `wamp.error.procedure_already_exists`
+   * Registers `procedure` under `options.match` for `callee`, creating the
+   * registration or joining the callee to a shared one.
+   * @throws {WampError} `wamp.error.procedure_already_exists` when the registration
+   *   exists and is `single`, asks for another policy, or already has this callee
    */
-  register(callee: Participant, procedure: string): Registration {
-    if (this.#byProcedure.has(procedure)) {
-      throw new WampError(ErrorUri.PROCEDURE_ALREADY_EXISTS, [
-        `procedure ${procedure} is already registered`,
-      ]);
+  register(callee: Participant, procedure: string, options: RegisterOptions = {}): Registration {
+    const match = options.match ?? "exact";
+    const invoke = options.invoke ?? "single";
+    let reg = this.#index.get(procedure, match);
+    if (reg !== undefined) {
+      if (reg.callees.includes(callee)) {
+        throw new WampError(ErrorUri.PROCEDURE_ALREADY_EXISTS, [
+          `this session has already registered ${procedure}`,
+        ]);
+      }
+      if (invoke === "single" || reg.invoke !== invoke) {
+        throw new WampError(ErrorUri.PROCEDURE_ALREADY_EXISTS, [
+          `procedure ${procedure} is already registered with the invocation policy ${reg.invoke}`,
+        ]);
+      }
     }
-    const reg = new Registration(this.#registrationIds.next(), procedure, callee);
-    this.#byProcedure.set(procedure, reg);
-    this.#byId.set(reg.id, reg);
+    const created = reg === undefined;
+    if (reg === undefined) {
+      reg = new Registration(this.#registrationIds.next(), procedure, match, invoke);
+      this.#index.set(procedure, match, reg);
+      this.#byId.set(reg.id, reg);
+    }
+    reg.callees.push(callee);
     let mine = this.#registrationsOf.get(callee);
     if (mine === undefined) this.#registrationsOf.set(callee, mine = new Set());
     mine.add(reg);
+    if (this.listener !== null) {
+      if (created) this.listener.created(callee, reg);
+      this.listener.added(callee, reg);
+    }
     return reg;
   }
 
   /**
-   * Withdraws `callee`'s registration `id`. Calls already in flight still complete.
+   * Withdraws `callee` from registration `id`. Calls already in flight still complete.
    * @throws {WampError} `wamp.error.no_such_registration`
    */
   unregister(callee: Participant, id: number): void {
     const reg = this.#byId.get(id);
-    if (reg === undefined || reg.callee !== callee) {
+    if (reg === undefined || !reg.callees.includes(callee)) {
       throw new WampError(ErrorUri.NO_SUCH_REGISTRATION, [`no registration ${id} of this session`]);
     }
-    this.#dropRegistration(reg);
+    this.#dropCallee(callee, reg);
   }
 
-  /** The registration of `procedure`, if any. */
-  registration(procedure: string): Registration | undefined {
-    return this.#byProcedure.get(procedure);
+  /** The registration of `procedure` under `match` (default exact), if any. */
+  registration(procedure: string, match: MatchPolicy = "exact"): Registration | undefined {
+    return this.#index.get(procedure, match);
+  }
+
+  /** The registration with this id, if it exists. */
+  registrationById(id: number): Registration | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The registration a call to the concrete URI `procedure` would go to, if any. */
+  matching(procedure: string): Registration | undefined {
+    return this.#index.best(procedure);
+  }
+
+  /** Every registration, in no particular order. */
+  registrations(): IterableIterator<Registration> {
+    return this.#byId.values();
   }
 
   /**
@@ -121,14 +219,20 @@ export class Dealer {
    * as RESULT or ERROR through {@link Participant.send}.
    * @param disclose whether INVOCATION details name the caller (`caller`, `caller_authid`,
    *   `caller_authrole`): the client's `disclose_me`, or its role's forced disclosure
-   * @throws {WampError} `wamp.error.no_such_procedure`
+   * @param defaultTimeoutMs the call timeout when the caller sets none (0: none)
+   * @throws {WampError} `wamp.error.no_such_procedure`; `wamp.error.invalid_argument`
+   *   for a `timeout` that is not a non-negative integer
    */
-  call(caller: Participant, req: CallRequest, disclose = false): void {
-    const reg = this.#byProcedure.get(req.procedure);
+  call(caller: Participant, req: CallRequest, disclose = false, defaultTimeoutMs = 0): void {
+    const timeout = req.options.timeout ?? defaultTimeoutMs;
+    if (typeof timeout !== "number" || !Number.isSafeInteger(timeout) || timeout < 0) {
+      throw new WampError(ErrorUri.INVALID_ARGUMENT, ["option timeout must be a non-negative integer (ms)"]);
+    }
+    const reg = this.#index.best(req.procedure);
     if (reg === undefined) {
       throw new WampError(ErrorUri.NO_SUCH_PROCEDURE, [`no procedure registered for ${req.procedure}`]);
     }
-    const callee = reg.callee;
+    const callee = reg.pick();
     const receiveProgress = req.options.receive_progress === true;
     const pending: PendingCall = {
       invocation: this.#invocationIds.next(),
@@ -137,15 +241,19 @@ export class Dealer {
       callee,
       receiveProgress,
       killRequested: false,
+      timer: undefined,
     };
     this.#track(pending);
+    // A timer cannot wait longer than 2^31 - 1 ms; longer timeouts wait that long.
+    if (timeout > 0) pending.timer = setTimeout(() => this.#expire(pending), Math.min(timeout, MAX_TIMER_MS));
     const details: Dict = {};
-    if (disclose) {
+    if (disclose || callee.seesCallers === true) {
       details.caller = caller.id;
       details.caller_authid = caller.authid;
       details.caller_authrole = caller.authrole;
     }
     if (receiveProgress) details.receive_progress = true;
+    if (reg.match !== "exact") details.procedure = req.procedure;
     callee.send({
       type: T.INVOCATION,
       request: pending.invocation,
@@ -224,7 +332,7 @@ export class Dealer {
    */
   removeSession(s: Participant): void {
     const regs = this.#registrationsOf.get(s);
-    if (regs !== undefined) { for (const reg of regs) this.#dropRegistration(reg); }
+    if (regs !== undefined) { for (const reg of regs) this.#dropCallee(s, reg); }
 
     const asCallee = this.#pendingOfCallee.get(s);
     if (asCallee !== undefined) {
@@ -255,7 +363,7 @@ export class Dealer {
     return this.#pendingOfCaller.get(caller)?.size ?? 0;
   }
 
-  /** How many procedures `callee` has registered. */
+  /** How many registrations `callee` is in. */
   registrationCountOf(callee: Participant): number {
     return this.#registrationsOf.get(callee)?.size ?? 0;
   }
@@ -265,7 +373,7 @@ export class Dealer {
     return this.#pending.size;
   }
 
-  /** Number of registered procedures. */
+  /** Number of registrations (procedures and patterns with at least one callee). */
   get registrationCount(): number {
     return this.#byId.size;
   }
@@ -281,13 +389,40 @@ export class Dealer {
     });
   }
 
-  #dropRegistration(reg: Registration): void {
-    this.#byProcedure.delete(reg.procedure);
-    this.#byId.delete(reg.id);
-    const mine = this.#registrationsOf.get(reg.callee);
-    if (mine !== undefined && mine.delete(reg) && mine.size === 0) {
-      this.#registrationsOf.delete(reg.callee);
+  #dropCallee(callee: Participant, reg: Registration): void {
+    reg.callees.splice(reg.callees.indexOf(callee), 1);
+    const mine = this.#registrationsOf.get(callee);
+    if (mine !== undefined && mine.delete(reg) && mine.size === 0) this.#registrationsOf.delete(callee);
+    const deleted = reg.callees.length === 0;
+    if (deleted) {
+      this.#index.delete(reg.procedure, reg.match);
+      this.#byId.delete(reg.id);
     }
+    if (this.listener !== null) {
+      this.listener.removed(callee, reg);
+      if (deleted) this.listener.deleted(callee, reg);
+    }
+  }
+
+  /** The call's timeout ran out: the caller hears `wamp.error.timeout`, the callee is interrupted. */
+  #expire(pending: PendingCall): void {
+    if (this.#pending.get(pending.invocation) !== pending) return;
+    this.#untrack(pending);
+    if (pending.callee.acceptsInterrupt) {
+      pending.callee.send({
+        type: T.INTERRUPT,
+        request: pending.invocation,
+        options: { mode: "killnowait", reason: ErrorUri.TIMEOUT },
+      });
+    }
+    pending.caller.send({
+      type: T.ERROR,
+      requestType: T.CALL,
+      request: pending.request,
+      details: {},
+      error: ErrorUri.TIMEOUT,
+      args: ["the call timed out"],
+    });
   }
 
   #track(p: PendingCall): void {
@@ -304,6 +439,7 @@ export class Dealer {
   // emptying and re-creating them on every call was pure churn for a caller with one
   // call in flight at a time.
   #untrack(p: PendingCall): void {
+    if (p.timer !== undefined) clearTimeout(p.timer);
     this.#pending.delete(p.invocation);
     this.#pendingOfCaller.get(p.caller)?.delete(p.request);
     this.#pendingOfCallee.get(p.callee)?.delete(p);

@@ -15,6 +15,12 @@ export interface Participant {
   readonly authid: string;
   /** The role; `anonymous` unless authentication says otherwise. */
   readonly authrole: string;
+  /** How the session authenticated (`anonymous`, `ticket`, `wampcra`, ...). */
+  readonly authmethod: string;
+  /** Who authenticated it (`static`, or `local` for sessions of the server itself). */
+  readonly authprovider: string;
+  /** The transport's protocol as the meta API reports it: `wamp.2.json`, `wamp`, `local`. */
+  readonly protocol: string;
   /** Whether this session, as a callee, accepts INTERRUPT (WAMP call canceling). */
   readonly acceptsInterrupt: boolean;
   /**
@@ -24,4 +30,28 @@ export interface Participant {
   deliverEvent(event: Event): void;
   /** Delivers any other router message (RESULT, ERROR, INVOCATION, INTERRUPT). */
   send(message: RouterMessage): void;
+  /**
+   * Ends the session from the router's side (the meta API's `wamp.session.kill`):
+   * a v2 session gets GOODBYE with `reason` and `message`, a v1 socket is closed,
+   * a local session closes. The session leaves the realm at once.
+   */
+  kill(reason: string, message?: string): void;
+  /** Set on the router's own meta API: INVOCATION details always name the caller. */
+  readonly seesCallers?: boolean;
+}
+
+/**
+ * Told of the lifecycle of a subscription or registration, in the order the meta
+ * API publishes it: `created` is followed by `added`, `removed` of the last
+ * member by `deleted`.
+ */
+export interface MembershipListener<T> {
+  /** `session` made `item`, which did not exist. */
+  created(session: Participant, item: T): void;
+  /** `session` was added to `item`. */
+  added(session: Participant, item: T): void;
+  /** `session` was removed from `item`. */
+  removed(session: Participant, item: T): void;
+  /** `item` lost its last member, `session`, and is gone. */
+  deleted(session: Participant, item: T): void;
 }

@@ -1,6 +1,7 @@
 /**
- * A realm: a routing namespace with its own broker, dealer, roles and sessions.
- * Sessions in different realms never see each other's topics or procedures.
+ * A realm: a routing namespace with its own broker, dealer, roles, sessions, meta
+ * API and testaments. Sessions in different realms never see each other's topics
+ * or procedures.
  *
  * @module
  */
@@ -8,37 +9,70 @@
 import { Authorizer, type RoleDefinition } from "../auth/authorizer.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
+import { MetaApi, type MetaScope } from "./meta.ts";
 import type { Participant } from "./participant.ts";
+import { Testaments } from "./testament.ts";
 
 /** One realm of the router. */
-export class Realm {
+export class Realm implements MetaScope {
   /** Publish & subscribe. */
   readonly broker: Broker = new Broker();
   /** Routed RPC. */
   readonly dealer: Dealer = new Dealer();
   /** What each role may do here. */
   readonly authorizer: Authorizer;
-  #sessions = new Set<Participant>();
+  /** What sessions leave behind to be published when they go. */
+  readonly testaments: Testaments = new Testaments();
+  /** The meta API: meta procedures and meta events. */
+  readonly meta: MetaApi;
+  #sessions = new Map<number, Participant>();
 
   /**
-   * Creates an empty realm with its own broker, dealer and roles.
+   * Creates an empty realm with its own broker, dealer, roles and meta API.
    * @param name the realm's name, as HELLO names it
    * @param roles the roles sessions may have here; none means nobody may do anything
+   * @param metaSessionId the session id the meta API publishes its events under
    */
-  constructor(readonly name: string, roles: readonly RoleDefinition[] = []) {
+  constructor(readonly name: string, roles: readonly RoleDefinition[] = [], metaSessionId = 1) {
     this.authorizer = new Authorizer(roles);
+    this.meta = new MetaApi(metaSessionId, this);
+    this.broker.listener = this.meta.subscriptionEvents;
+    this.dealer.listener = this.meta.registrationEvents;
   }
 
-  /** Adds a session that completed its handshake. */
+  /** Adds a session that completed its handshake (`wamp.session.on_join`). */
   join(s: Participant): void {
-    this.#sessions.add(s);
+    this.#sessions.set(s.id, s);
+    this.meta.joined(s);
   }
 
-  /** Removes a session and everything it held: subscriptions, registrations, calls. */
+  /**
+   * Removes a session and everything it held (subscriptions, registrations,
+   * calls), then publishes its testaments and `wamp.session.on_leave`.
+   */
   leave(s: Participant): void {
-    if (!this.#sessions.delete(s)) return;
+    if (this.#sessions.get(s.id) !== s) return;
+    this.#sessions.delete(s.id);
     this.broker.removeSession(s);
     this.dealer.removeSession(s);
+    for (const t of this.testaments.take(s)) {
+      try {
+        this.broker.publish(s, t, t.options.disclose_me === true);
+      } catch {
+        // A malformed black/whitelist in the testament's options: nothing to publish.
+      }
+    }
+    this.meta.left(s);
+  }
+
+  /** The session with this id, if it is in the realm. */
+  session(id: number): Participant | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Every session in the realm. */
+  sessions(): IterableIterator<Participant> {
+    return this.#sessions.values();
   }
 
   /** How many sessions are in the realm. */

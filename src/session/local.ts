@@ -11,7 +11,9 @@ import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import { IdSequence } from "../protocol/ids.ts";
 import type { Dict, Event, RouterMessage } from "../protocol/messages.ts";
-import { checkUri } from "../protocol/uri.ts";
+import type { MatchPolicy } from "../protocol/pattern.ts";
+import { checkPattern, checkUri } from "../protocol/uri.ts";
+import type { RegisterOptions } from "../realm/dealer.ts";
 import type { Participant } from "../realm/participant.ts";
 import type { Realm } from "../realm/realm.ts";
 import type { Router } from "../router.ts";
@@ -107,7 +109,12 @@ export class LocalSession implements Participant {
   readonly id: number;
   readonly authid: string;
   readonly authrole: string;
+  readonly authmethod = "local";
+  readonly authprovider = "local";
+  readonly protocol = "local";
   readonly acceptsInterrupt = false;
+  /** Called when the meta API kills this session, before it closes (a relay closes its client's socket). */
+  onKill: ((reason: string, message?: string) => void) | null = null;
   /** The realm this session joined. */
   readonly realm: Realm;
   #handlers = new Map<number, EventHandler[]>();
@@ -147,17 +154,21 @@ export class LocalSession implements Participant {
   publish(topic: string, args: unknown[] = [], kwargs?: Dict, options: LocalPublishOptions = {}): number {
     this.#open();
     checkUri(topic, "topic", false);
-    const wire: Dict = { exclude_me: options.excludeMe ?? true };
-    if (options.exclude) wire.exclude = options.exclude;
-    if (options.eligible) wire.eligible = options.eligible;
-    return this.realm.broker.publish(this, { topic, args, kwargs, options: wire }, options.disclose);
+    return this.realm.broker.publish(
+      this,
+      { topic, args, kwargs, options: wireOptions(options) },
+      options.disclose,
+    );
   }
 
-  /** Subscribes `handler` to `topic`. Handlers run synchronously during the publish. */
-  subscribe(topic: string, handler: EventHandler): LocalSubscription {
+  /**
+   * Subscribes `handler` to `topic` (a pattern under `match`). Handlers run
+   * synchronously during the publish.
+   */
+  subscribe(topic: string, handler: EventHandler, match: MatchPolicy = "exact"): LocalSubscription {
     this.#open();
-    checkUri(topic, "topic", true);
-    const sub = this.realm.broker.subscribe(this, topic);
+    checkPattern(topic, match, "topic", true);
+    const sub = this.realm.broker.subscribe(this, topic, match);
     const list = this.#handlers.get(sub.id) ?? [];
     list.push(handler);
     this.#handlers.set(sub.id, list);
@@ -174,13 +185,14 @@ export class LocalSession implements Participant {
   }
 
   /**
-   * Registers a procedure run in this process.
+   * Registers a procedure run in this process (a pattern under `options.match`,
+   * shared under `options.invoke`).
    * @throws {WampError} `wamp.error.invalid_uri` or `wamp.error.procedure_already_exists`
    */
-  register(procedure: string, fn: Procedure): LocalRegistration {
+  register(procedure: string, fn: Procedure, options: RegisterOptions = {}): LocalRegistration {
     this.#open();
-    checkUri(procedure, "procedure", false);
-    const reg = this.realm.dealer.register(this, procedure);
+    checkPattern(procedure, options.match ?? "exact", "procedure", false);
+    const reg = this.realm.dealer.register(this, procedure, options);
     this.#procedures.set(reg.id, fn);
     return {
       id: reg.id,
@@ -192,8 +204,16 @@ export class LocalSession implements Participant {
     };
   }
 
-  /** Calls a procedure, wherever its callee is. Rejects with a {@link WampError}. */
-  call(procedure: string, args: unknown[] = [], kwargs?: Dict): Promise<CallResult> {
+  /**
+   * Calls a procedure, wherever its callee is. Rejects with a {@link WampError}
+   * (`wamp.error.timeout` after `options.timeoutMs`, when given).
+   */
+  call(
+    procedure: string,
+    args: unknown[] = [],
+    kwargs?: Dict,
+    options: { timeoutMs?: number } = {},
+  ): Promise<CallResult> {
     try {
       this.#open();
       checkUri(procedure, "procedure", true);
@@ -201,7 +221,8 @@ export class LocalSession implements Participant {
       const { promise, resolve, reject } = Promise.withResolvers<CallResult>();
       this.#calls.set(request, { resolve, reject });
       try {
-        this.realm.dealer.call(this, { request, procedure, args, kwargs, options: {} });
+        const wire: Dict = options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs };
+        this.realm.dealer.call(this, { request, procedure, args, kwargs, options: wire });
       } catch (e) {
         this.#calls.delete(request);
         throw e;
@@ -210,6 +231,27 @@ export class LocalSession implements Participant {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * Leaves something to be published on this session's behalf when it closes (the
+   * testament meta API, scope `destroyed`).
+   */
+  addTestament(topic: string, args: unknown[] = [], kwargs?: Dict, options: LocalPublishOptions = {}): void {
+    this.#open();
+    checkUri(topic, "topic", false);
+    this.realm.testaments.add(this, "destroyed", { topic, args, kwargs, options: wireOptions(options) });
+  }
+
+  /** The meta API killed this session: `onKill` hears why, then the session closes. */
+  kill(reason: string, message?: string): void {
+    if (this.#closed) return;
+    try {
+      this.onKill?.(reason, message);
+    } catch (e) {
+      this.onError(e);
+    }
+    this.close();
   }
 
   /** Leaves the realm: subscriptions and registrations end, local calls are rejected. */
@@ -282,4 +324,13 @@ export class LocalSession implements Participant {
   #open(): void {
     if (this.#closed) throw new WampError(ErrorUri.CANCELED, ["the local session is closed"]);
   }
+}
+
+/** PUBLISH options from a local publish's. */
+function wireOptions(options: LocalPublishOptions): Dict {
+  const wire: Dict = { exclude_me: options.excludeMe ?? true };
+  if (options.exclude) wire.exclude = options.exclude;
+  if (options.eligible) wire.eligible = options.eligible;
+  if (options.disclose) wire.disclose_me = true;
+  return wire;
 }

@@ -29,6 +29,8 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   authrole = "anonymous";
   /** How the session authenticated. */
   authmethod = "anonymous";
+  /** Who authenticated it. */
+  authprovider = "static";
   acceptsInterrupt = false;
   /** What the session's role may do in its realm; nothing outside a realm. */
   #permissions: RolePermissions = NO_ROLE;
@@ -58,6 +60,11 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     router.attach(this);
   }
 
+  /** The subprotocol spoken: `wamp.2.json` or `wamp`. */
+  get protocol(): string {
+    return this.codec.subprotocol;
+  }
+
   /** The session id; a new session on the same transport (after GOODBYE) gets a new one. */
   get id(): number {
     return this.#id;
@@ -73,6 +80,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   abstract open(): void;
   abstract receive(frame: string | Uint8Array): void;
   abstract shutdown(): Promise<void> | void;
+  abstract kill(reason: string, message?: string): void;
 
   deliverEvent(event: Event): void {
     if (!this.ended) this.peer.send(this.codec.encodeEvent(event));
@@ -143,6 +151,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.authid = identity.authid;
     this.authrole = identity.authrole;
     this.authmethod = identity.authmethod;
+    this.authprovider = identity.authprovider;
     this.#permissions = this.realm?.authorizer.role(identity.authrole) ?? NO_ROLE;
   }
 
@@ -157,6 +166,11 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     throw new WampError(ErrorUri.NOT_AUTHORIZED, [
       `role ${JSON.stringify(this.authrole)} may not ${action} ${uri}`,
     ]);
+  }
+
+  /** The call timeout, in ms, for a call whose options set none (0: none). */
+  protected get defaultCallTimeoutMs(): number {
+    return this.router.limits.callTimeout * 1000;
   }
 
   /**

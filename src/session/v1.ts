@@ -67,6 +67,7 @@ export class WampV1Session extends NetworkSession {
     } else {
       this.authrole = "";
       this.authmethod = "none";
+      this.authprovider = "none";
       this.#authTimer = setTimeout(() => {
         this.closeTransport(
           WsClose.POLICY_VIOLATION,
@@ -102,6 +103,11 @@ export class WampV1Session extends NetworkSession {
   shutdown(): Promise<void> {
     this.closeTransport(WsClose.GOING_AWAY, "router shutdown");
     return this.waitClosed();
+  }
+
+  /** Closes the socket (v1 has no GOODBYE): 1000 with the message, or the reason URI. */
+  kill(reason: string, message?: string): void {
+    this.closeTransport(WsClose.NORMAL, message ?? reason);
   }
 
   /** Stops the authentication timer. */
@@ -185,7 +191,7 @@ export class WampV1Session extends NetworkSession {
       checkUri(procedure, "procedure", true);
       const disclose = this.permit("call", procedure).disclose.caller;
       this.fits("pendingCalls", dealer.pendingCountOf(this));
-      dealer.call(this, { ...msg, procedure }, disclose);
+      dealer.call(this, { ...msg, procedure }, disclose, this.defaultCallTimeoutMs);
     } catch (e) {
       this.requestError(T.CALL, msg.request, e);
     }

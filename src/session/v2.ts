@@ -26,7 +26,8 @@ import type { Codec, Frame } from "../codec/codec.ts";
 import { describeSize, exceedsSize, isDict, ProtocolError } from "../codec/codec.ts";
 import { CloseReason, ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
-import { checkUri } from "../protocol/uri.ts";
+import { isMatchPolicy, type MatchPolicy } from "../protocol/pattern.ts";
+import { checkPattern, checkUri } from "../protocol/uri.ts";
 import type {
   Authenticate,
   Call,
@@ -40,7 +41,7 @@ import type {
   Unsubscribe,
 } from "../protocol/messages.ts";
 import type { Realm } from "../realm/realm.ts";
-import type { CancelMode } from "../realm/dealer.ts";
+import { type CancelMode, INVOCATION_POLICIES, type InvocationPolicy } from "../realm/dealer.ts";
 import type { Router } from "../router.ts";
 import { NetworkSession } from "./network.ts";
 import type { Peer } from "./peer.ts";
@@ -52,13 +53,22 @@ export const ROUTER_ROLES: Dict = {
       publisher_exclusion: true,
       subscriber_blackwhite_listing: true,
       publisher_identification: true,
+      pattern_based_subscription: true,
+      session_meta_api: true,
+      subscription_meta_api: true,
     },
   },
   dealer: {
     features: {
       caller_identification: true,
       call_canceling: true,
+      call_timeout: true,
       progressive_call_results: true,
+      pattern_based_registration: true,
+      shared_registration: true,
+      session_meta_api: true,
+      registration_meta_api: true,
+      testament_meta_api: true,
     },
   },
 };
@@ -139,6 +149,23 @@ export class WampV2Session extends NetworkSession {
     }
     this.closeTransport(WsClose.GOING_AWAY, "router shutdown");
     return this.waitClosed();
+  }
+
+  /**
+   * Ends an established session from the router's side: GOODBYE with `reason`,
+   * the realm left at once, the transport closed when the peer answers (or after
+   * the grace period). A session not established is just closed.
+   */
+  kill(reason: string, message?: string): void {
+    if (this.ended) return;
+    if (this.#state !== "established") {
+      this.closeTransport(WsClose.NORMAL, message ?? reason);
+      return;
+    }
+    this.#state = "closing";
+    this.send({ type: T.GOODBYE, details: message === undefined ? {} : { message }, reason });
+    this.leaveRealm();
+    this.waitClosed().then(() => this.closeTransport(WsClose.NORMAL, "killed"));
   }
 
   /** Stops the HELLO timer. */
@@ -323,12 +350,14 @@ export class WampV2Session extends NetworkSession {
 
   #subscribe(msg: Subscribe): void {
     try {
-      checkUri(msg.topic, "topic", true);
-      exactMatchOnly(msg.options);
+      const match = matchPolicy(msg.options);
+      checkPattern(msg.topic, match, "topic", true);
       this.permit("subscribe", msg.topic);
       const broker = this.realm!.broker;
-      if (!broker.isSubscribed(this, msg.topic)) this.fits("subscriptions", broker.subscriptionCountOf(this));
-      const sub = broker.subscribe(this, msg.topic);
+      if (!broker.isSubscribed(this, msg.topic, match)) {
+        this.fits("subscriptions", broker.subscriptionCountOf(this));
+      }
+      const sub = broker.subscribe(this, msg.topic, match);
       this.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
     } catch (e) {
       this.requestError(T.SUBSCRIBE, msg.request, e);
@@ -357,7 +386,7 @@ export class WampV2Session extends NetworkSession {
       checkUri(msg.procedure, "procedure", true);
       const disclose = this.permit("call", msg.procedure).disclose.caller || msg.options.disclose_me === true;
       this.fits("pendingCalls", dealer.pendingCountOf(this));
-      dealer.call(this, msg, disclose);
+      dealer.call(this, msg, disclose, this.defaultCallTimeoutMs);
     } catch (e) {
       this.requestError(T.CALL, msg.request, e);
     }
@@ -365,18 +394,13 @@ export class WampV2Session extends NetworkSession {
 
   #register(msg: Register): void {
     try {
-      checkUri(msg.procedure, "procedure", false);
-      exactMatchOnly(msg.options);
-      const invoke = msg.options.invoke;
-      if (invoke !== undefined && invoke !== "single") {
-        throw new WampError(ErrorUri.INVALID_ARGUMENT, [
-          `invocation policy ${JSON.stringify(invoke)} is not supported`,
-        ]);
-      }
+      const match = matchPolicy(msg.options);
+      checkPattern(msg.procedure, match, "procedure", false);
+      const invoke = invocationPolicy(msg.options);
       this.permit("register", msg.procedure);
       const dealer = this.realm!.dealer;
       this.fits("registrations", dealer.registrationCountOf(this));
-      const reg = dealer.register(this, msg.procedure);
+      const reg = dealer.register(this, msg.procedure, { match, invoke });
       this.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
     } catch (e) {
       this.requestError(T.REGISTER, msg.request, e);
@@ -416,17 +440,26 @@ export class WampV2Session extends NetworkSession {
   }
 }
 
-/**
- * Pattern-based subscriptions and registrations are not implemented: asking for one
- * gets `invalid_argument` rather than a silently exact match.
- */
-function exactMatchOnly(options: Dict): void {
-  const match = options.match;
-  if (match !== undefined && match !== "exact") {
+/** SUBSCRIBE's or REGISTER's `match` option; an unknown policy is `invalid_argument`, not a silent exact match. */
+function matchPolicy(options: Dict): MatchPolicy {
+  const match = options.match ?? "exact";
+  if (!isMatchPolicy(match)) {
     throw new WampError(ErrorUri.INVALID_ARGUMENT, [
       `match policy ${JSON.stringify(match)} is not supported`,
     ]);
   }
+  return match;
+}
+
+/** REGISTER's `invoke` option. */
+function invocationPolicy(options: Dict): InvocationPolicy {
+  const invoke = options.invoke ?? "single";
+  if (!INVOCATION_POLICIES.includes(invoke as InvocationPolicy)) {
+    throw new WampError(ErrorUri.INVALID_ARGUMENT, [
+      `invocation policy ${JSON.stringify(invoke)} is not supported`,
+    ]);
+  }
+  return invoke as InvocationPolicy;
 }
 
 function isString(value: unknown): value is string {

@@ -1,0 +1,394 @@
+/**
+ * The WAMP meta API of one realm: the session, subscription, registration and
+ * testament meta procedures, and the meta events, served by the router itself as
+ * an in-process participant of the realm.
+ *
+ * Events (each published with the session it is about excluded, so a session never
+ * hears about itself):
+ * - `wamp.session.on_join` `[{session, authid, authrole, authmethod, authprovider,
+ *   transport: {protocol}}]`; `wamp.session.on_leave` `[session, authid, authrole]`
+ *   (the spec's three arguments; Crossbar sends only the id).
+ * - `wamp.subscription.on_create` `[session, {id, created, uri, match}]`,
+ *   `on_subscribe`, `on_unsubscribe`, `on_delete` `[session, subscription]`.
+ * - `wamp.registration.on_create` `[session, {id, created, uri, match, invoke}]`,
+ *   `on_register`, `on_unregister`, `on_delete` `[session, registration]`.
+ *
+ * Subscriptions and registrations on the router's own `wamp.` URIs (the meta
+ * topics and procedures themselves) raise no meta events and are left out of
+ * `list`, as Crossbar does; `lookup`, `match` and `get` still find them.
+ *
+ * A meta event is only built when someone could receive it (a subscriber of the
+ * meta topic, or any pattern subscription), so a realm nobody watches pays a map
+ * lookup per lifecycle change.
+ *
+ * @module
+ */
+
+import type { Authorizer } from "../auth/authorizer.ts";
+import { CloseReason, ErrorUri, MessageType as T, TuercaErrorUri } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+import { isId } from "../protocol/ids.ts";
+import type { Dict, RouterMessage } from "../protocol/messages.ts";
+import { isMatchPolicy, type MatchPolicy } from "../protocol/pattern.ts";
+import { checkUri, isReservedUri, isValidUri } from "../protocol/uri.ts";
+import type { Broker, Subscription } from "./broker.ts";
+import type { Dealer, Registration } from "./dealer.ts";
+import type { MembershipListener, Participant } from "./participant.ts";
+import { PublishFilter } from "./publish_filter.ts";
+import { MAX_TESTAMENTS, type Testament, type Testaments, type TestamentScope } from "./testament.ts";
+
+/** What the meta API reads and acts on: the realm, seen from below. */
+export interface MetaScope {
+  /** The realm's broker; meta events are published through it. */
+  readonly broker: Broker;
+  /** The realm's dealer; the meta procedures are registered on it. */
+  readonly dealer: Dealer;
+  /** The realm's roles: testaments may only go where the session may publish. */
+  readonly authorizer: Authorizer;
+  /** The realm's testaments. */
+  readonly testaments: Testaments;
+  /** The session with this id, if it is in the realm. */
+  session(id: number): Participant | undefined;
+  /** Every session in the realm. */
+  sessions(): Iterable<Participant>;
+}
+
+/** One call of a meta procedure. */
+interface MetaCall {
+  args: unknown[];
+  kwargs: Dict;
+  /** The calling session (the dealer always names it to the meta API). */
+  caller: Participant | undefined;
+}
+
+type MetaProcedure = (call: MetaCall) => unknown;
+
+/** The meta topics. */
+export const MetaTopic = {
+  SESSION_ON_JOIN: "wamp.session.on_join",
+  SESSION_ON_LEAVE: "wamp.session.on_leave",
+  SUBSCRIPTION_ON_CREATE: "wamp.subscription.on_create",
+  SUBSCRIPTION_ON_SUBSCRIBE: "wamp.subscription.on_subscribe",
+  SUBSCRIPTION_ON_UNSUBSCRIBE: "wamp.subscription.on_unsubscribe",
+  SUBSCRIPTION_ON_DELETE: "wamp.subscription.on_delete",
+  REGISTRATION_ON_CREATE: "wamp.registration.on_create",
+  REGISTRATION_ON_REGISTER: "wamp.registration.on_register",
+  REGISTRATION_ON_UNREGISTER: "wamp.registration.on_unregister",
+  REGISTRATION_ON_DELETE: "wamp.registration.on_delete",
+} as const;
+
+/** The meta procedures every realm offers. */
+export const META_PROCEDURES = [
+  "wamp.session.count",
+  "wamp.session.list",
+  "wamp.session.get",
+  "wamp.session.kill",
+  "wamp.session.kill_by_authid",
+  "wamp.session.kill_by_authrole",
+  "wamp.session.kill_all",
+  "wamp.session.add_testament",
+  "wamp.session.flush_testaments",
+  "wamp.subscription.list",
+  "wamp.subscription.lookup",
+  "wamp.subscription.match",
+  "wamp.subscription.get",
+  "wamp.subscription.list_subscribers",
+  "wamp.subscription.count_subscribers",
+  "wamp.registration.list",
+  "wamp.registration.lookup",
+  "wamp.registration.match",
+  "wamp.registration.get",
+  "wamp.registration.list_callees",
+  "wamp.registration.count_callees",
+] as const;
+
+/** The realm's meta API: a participant that serves the meta procedures and publishes the meta events. */
+export class MetaApi implements Participant {
+  readonly authid = "router";
+  readonly authrole = "trusted";
+  readonly authmethod = "local";
+  readonly authprovider = "local";
+  readonly protocol = "local";
+  readonly acceptsInterrupt = false;
+  readonly seesCallers = true;
+  #procedures = new Map<number, MetaProcedure>();
+
+  /** The subscription meta events, for the broker. */
+  readonly subscriptionEvents: MembershipListener<Subscription> = {
+    created: (s, sub) =>
+      this.#emitCreated(MetaTopic.SUBSCRIPTION_ON_CREATE, s, sub.topic, subscriptionDetails(sub)),
+    added: (s, sub) => this.#emitMember(MetaTopic.SUBSCRIPTION_ON_SUBSCRIBE, s, sub.topic, sub.id),
+    removed: (s, sub) => this.#emitMember(MetaTopic.SUBSCRIPTION_ON_UNSUBSCRIBE, s, sub.topic, sub.id),
+    deleted: (s, sub) => this.#emitMember(MetaTopic.SUBSCRIPTION_ON_DELETE, s, sub.topic, sub.id),
+  };
+
+  /** The registration meta events, for the dealer. */
+  readonly registrationEvents: MembershipListener<Registration> = {
+    created: (s, reg) =>
+      this.#emitCreated(MetaTopic.REGISTRATION_ON_CREATE, s, reg.procedure, registrationDetails(reg)),
+    added: (s, reg) => this.#emitMember(MetaTopic.REGISTRATION_ON_REGISTER, s, reg.procedure, reg.id),
+    removed: (s, reg) => this.#emitMember(MetaTopic.REGISTRATION_ON_UNREGISTER, s, reg.procedure, reg.id),
+    deleted: (s, reg) => this.#emitMember(MetaTopic.REGISTRATION_ON_DELETE, s, reg.procedure, reg.id),
+  };
+
+  /**
+   * Registers the meta procedures on the realm's dealer.
+   * @param id this participant's session id (it publishes the meta events)
+   * @param realm the realm served
+   */
+  constructor(readonly id: number, private readonly realm: MetaScope) {
+    const table = this.#table();
+    for (const uri of META_PROCEDURES) this.#procedures.set(realm.dealer.register(this, uri).id, table[uri]);
+  }
+
+  /** Publishes `wamp.session.on_join` for a session that joined. */
+  joined(s: Participant): void {
+    if (!this.#watched(MetaTopic.SESSION_ON_JOIN)) return;
+    this.#publish(MetaTopic.SESSION_ON_JOIN, [sessionDetails(s)], s);
+  }
+
+  /** Publishes `wamp.session.on_leave` for a session that left. */
+  left(s: Participant): void {
+    if (!this.#watched(MetaTopic.SESSION_ON_LEAVE)) return;
+    this.#publish(MetaTopic.SESSION_ON_LEAVE, [s.id, s.authid, s.authrole], s);
+  }
+
+  /** Meta events need no delivery: the meta API subscribes to nothing. */
+  deliverEvent(): void {}
+
+  /** Runs a meta procedure's INVOCATION and answers it at once. */
+  send(message: RouterMessage): void {
+    if (message.type !== T.INVOCATION) return;
+    const dealer = this.realm.dealer;
+    const fn = this.#procedures.get(message.registration);
+    if (fn === undefined) return;
+    const callerId = message.details.caller;
+    let value: unknown;
+    try {
+      value = fn({
+        args: message.args ?? [],
+        kwargs: message.kwargs ?? {},
+        caller: typeof callerId === "number" ? this.realm.session(callerId) : undefined,
+      });
+    } catch (e) {
+      if (e instanceof WampError) return dealer.error(this, message.request, e.uri, e.args, e.kwargs);
+      console.error("meta procedure failed:", e);
+      return dealer.error(this, message.request, ErrorUri.RUNTIME_ERROR, ["the meta procedure failed"]);
+    }
+    dealer.yield(this, message.request, {}, value === undefined ? [] : [value]);
+  }
+
+  /** The meta API lives as long as its realm. */
+  kill(): void {}
+
+  #table(): Record<typeof META_PROCEDURES[number], MetaProcedure> {
+    const { broker, dealer } = this.realm;
+    return {
+      "wamp.session.count": ({ args }) => this.#sessionsWith(optionalRoles(args[0])).length,
+      "wamp.session.list": ({ args }) => this.#sessionsWith(optionalRoles(args[0])).map((s) => s.id),
+      "wamp.session.get": ({ args }) => sessionDetails(this.#session(args[0], undefined)),
+      "wamp.session.kill": ({ args, kwargs, caller }) => {
+        const target = this.#session(args[0], caller);
+        const { reason, message } = killReason(kwargs);
+        target.kill(reason, message);
+        return null;
+      },
+      "wamp.session.kill_by_authid": ({ args, kwargs, caller }) =>
+        this.#killAll((s) => s.authid === text(args[0], "authid"), kwargs, caller),
+      "wamp.session.kill_by_authrole": ({ args, kwargs, caller }) =>
+        this.#killAll((s) => s.authrole === text(args[0], "authrole"), kwargs, caller),
+      "wamp.session.kill_all": ({ kwargs, caller }) => this.#killAll(() => true, kwargs, caller),
+      "wamp.session.add_testament": (call) => this.#addTestament(call),
+      "wamp.session.flush_testaments": ({ args, kwargs, caller }) => {
+        if (caller !== undefined) this.realm.testaments.flush(caller, scope(kwargs.scope ?? args[0]));
+        return null;
+      },
+
+      "wamp.subscription.list": () => byPolicy(broker.subscriptions(), (sub) => sub.topic),
+      "wamp.subscription.lookup": ({ args }) =>
+        broker.subscription(text(args[0], "topic"), lookupMatch(args[1]))?.id ?? null,
+      "wamp.subscription.match": ({ args }) => {
+        const ids = broker.matching(text(args[0], "topic")).map((sub) => sub.id);
+        return ids.length === 0 ? null : ids;
+      },
+      "wamp.subscription.get": ({ args }) => subscriptionDetails(this.#subscription(args[0])),
+      "wamp.subscription.list_subscribers": ({ args }) =>
+        [...this.#subscription(args[0]).subscribers].map((s) => s.id),
+      "wamp.subscription.count_subscribers": ({ args }) => this.#subscription(args[0]).subscribers.size,
+
+      "wamp.registration.list": () => byPolicy(dealer.registrations(), (reg) => reg.procedure),
+      "wamp.registration.lookup": ({ args }) =>
+        dealer.registration(text(args[0], "procedure"), lookupMatch(args[1]))?.id ?? null,
+      "wamp.registration.match": ({ args }) => dealer.matching(text(args[0], "procedure"))?.id ?? null,
+      "wamp.registration.get": ({ args }) => registrationDetails(this.#registration(args[0])),
+      "wamp.registration.list_callees": ({ args }) => this.#registration(args[0]).callees.map((s) => s.id),
+      "wamp.registration.count_callees": ({ args }) => this.#registration(args[0]).callees.length,
+    };
+  }
+
+  #sessionsWith(roles: Set<string> | null): Participant[] {
+    const out: Participant[] = [];
+    for (const s of this.realm.sessions()) if (roles === null || roles.has(s.authrole)) out.push(s);
+    return out;
+  }
+
+  /** The session `id` names; the caller's own counts as none (the spec's rule for kill). */
+  #session(id: unknown, caller: Participant | undefined): Participant {
+    const s = isId(id) ? this.realm.session(id) : undefined;
+    if (s === undefined || s === caller) {
+      throw new WampError(ErrorUri.NO_SUCH_SESSION, [`no session ${JSON.stringify(id)}`]);
+    }
+    return s;
+  }
+
+  #killAll(which: (s: Participant) => boolean, kwargs: Dict, caller: Participant | undefined): number {
+    const { reason, message } = killReason(kwargs);
+    const victims = [...this.realm.sessions()].filter((s) => s !== caller && which(s));
+    for (const s of victims) s.kill(reason, message);
+    return victims.length;
+  }
+
+  #addTestament({ args, kwargs, caller }: MetaCall): null {
+    if (caller === undefined) throw new WampError(ErrorUri.NO_SUCH_SESSION, ["the caller left"]);
+    const topic = text(args[0], "topic");
+    checkUri(topic, "topic", false);
+    const payload = args[1] ?? [];
+    const keywords = args[2] ?? {};
+    const options = kwargs.publish_options ?? args[3] ?? {};
+    if (!Array.isArray(payload)) throw invalid("args must be a list");
+    if (!isObject(keywords)) throw invalid("kwargs must be a dictionary");
+    if (!isObject(options)) throw invalid("publish_options must be a dictionary");
+    PublishFilter.fromOptions(options);
+    const bucket = scope(kwargs.scope ?? args[4]);
+    const permission = this.realm.authorizer.role(caller.authrole).lookup(topic);
+    if (permission === null || !permission.allow.publish) {
+      throw new WampError(ErrorUri.NOT_AUTHORIZED, [
+        `role ${JSON.stringify(caller.authrole)} may not publish ${topic}`,
+      ]);
+    }
+    if (this.realm.testaments.countOf(caller) >= MAX_TESTAMENTS) {
+      throw new WampError(TuercaErrorUri.QUOTA_EXCEEDED, [
+        `at most ${MAX_TESTAMENTS} testaments per session`,
+      ]);
+    }
+    const testament: Testament = { topic, args: payload, kwargs: keywords, options: { ...options } };
+    if (permission.disclose.publisher) testament.options.disclose_me = true;
+    this.realm.testaments.add(caller, bucket, testament);
+    return null;
+  }
+
+  #subscription(id: unknown): Subscription {
+    const sub = isId(id) ? this.realm.broker.subscriptionById(id) : undefined;
+    if (sub === undefined) {
+      throw new WampError(ErrorUri.NO_SUCH_SUBSCRIPTION, [`no subscription ${JSON.stringify(id)}`]);
+    }
+    return sub;
+  }
+
+  #registration(id: unknown): Registration {
+    const reg = isId(id) ? this.realm.dealer.registrationById(id) : undefined;
+    if (reg === undefined) {
+      throw new WampError(ErrorUri.NO_SUCH_REGISTRATION, [`no registration ${JSON.stringify(id)}`]);
+    }
+    return reg;
+  }
+
+  /** Whether a publish on `topic` could reach anyone. */
+  #watched(topic: string): boolean {
+    return this.realm.broker.mayDeliver(topic);
+  }
+
+  #emitCreated(topic: string, s: Participant, uri: string, details: Dict): void {
+    if (isReservedUri(uri) || !this.#watched(topic)) return;
+    this.#publish(topic, [s.id, details], s);
+  }
+
+  #emitMember(topic: string, s: Participant, uri: string, id: number): void {
+    if (isReservedUri(uri) || !this.#watched(topic)) return;
+    this.#publish(topic, [s.id, id], s);
+  }
+
+  #publish(topic: string, args: unknown[], about: Participant): void {
+    this.realm.broker.publish(this, { topic, args, options: { exclude: [about.id] } });
+  }
+}
+
+function sessionDetails(s: Participant): Dict {
+  return {
+    session: s.id,
+    authid: s.authid,
+    authrole: s.authrole,
+    authmethod: s.authmethod,
+    authprovider: s.authprovider,
+    transport: { protocol: s.protocol },
+  };
+}
+
+function subscriptionDetails(sub: Subscription): Dict {
+  return { id: sub.id, created: new Date(sub.created).toISOString(), uri: sub.topic, match: sub.match };
+}
+
+function registrationDetails(reg: Registration): Dict {
+  return {
+    id: reg.id,
+    created: new Date(reg.created).toISOString(),
+    uri: reg.procedure,
+    match: reg.match,
+    invoke: reg.invoke,
+  };
+}
+
+/** Ids by match policy, leaving out the router's own `wamp.` URIs. */
+function byPolicy<X extends { id: number; match: MatchPolicy }>(
+  items: Iterable<X>,
+  uri: (x: X) => string,
+): Record<MatchPolicy, number[]> {
+  const lists: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
+  for (const x of items) if (!isReservedUri(uri(x))) lists[x.match].push(x.id);
+  return lists;
+}
+
+function isObject(value: unknown): value is Dict {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function invalid(why: string): WampError {
+  return new WampError(ErrorUri.INVALID_ARGUMENT, [why]);
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== "string") throw invalid(`${what} must be a string`);
+  return value;
+}
+
+function optionalRoles(value: unknown): Set<string> | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value) || !value.every((r) => typeof r === "string")) {
+    throw invalid("filter_authroles must be a list of strings");
+  }
+  return new Set(value);
+}
+
+function lookupMatch(options: unknown): MatchPolicy {
+  if (options === undefined || options === null) return "exact";
+  if (!isObject(options)) throw invalid("options must be a dictionary");
+  const match = options.match ?? "exact";
+  if (!isMatchPolicy(match)) throw invalid(`unknown match policy ${JSON.stringify(match)}`);
+  return match;
+}
+
+function scope(value: unknown): TestamentScope {
+  if (value === undefined || value === null) return "destroyed";
+  if (value === "destroyed" || value === "detached") return value;
+  throw invalid('scope must be "destroyed" or "detached"');
+}
+
+function killReason(kwargs: Dict): { reason: string; message?: string } {
+  const reason = kwargs.reason ?? CloseReason.NORMAL;
+  if (typeof reason !== "string" || !isValidUri(reason)) {
+    throw new WampError(ErrorUri.INVALID_URI, ["reason must be a valid URI"]);
+  }
+  const message = kwargs.message;
+  if (message !== undefined && typeof message !== "string") throw invalid("message must be a string");
+  return { reason, message };
+}
