@@ -8,6 +8,13 @@
  *   did) and to the WAMP tabs as `{nick: "anonymous", text, ts}`. WAMP messages
  *   reach plain clients as the text `nick: text`.
  *
+ * Who is online (`chat.presence`, see the README): each tab publishes `{nick}`
+ * with `disclose_me` when it opens and when its nickname changes, asks the
+ * others with `{nick, hello: true}` when it opens (they answer it alone, with
+ * `eligible`), and drops a session when `wamp.session.on_leave` names it. Each
+ * plain client takes part through an in-process session of its own, as
+ * "anonymous", so the meta API and every tab see it come and go like a tab.
+ *
  * Run: `deno task chat` (options: `--help`).
  *
  * @module
@@ -19,6 +26,9 @@ import { WsClose } from "./src/protocol/constants.ts";
 
 /** The topic chat messages travel on. */
 export const CHAT_TOPIC = "chat.messages";
+
+/** The topic tabs announce their nicknames on. */
+export const PRESENCE_TOPIC = "chat.presence";
 
 /** The nickname plain WebSocket clients appear under. */
 export const ANONYMOUS = "anonymous";
@@ -50,6 +60,28 @@ class PlainRelay {
     return new PlainClient(peer, this);
   }
 
+  /**
+   * A plain client's presence: an in-process session of its own that says
+   * "anonymous" is here and answers newcomers' hellos; closing it is the leave.
+   */
+  present(c: PlainClient): LocalSession {
+    const presence = new LocalSession(this.router, undefined, undefined, {
+      authid: ANONYMOUS,
+      authrole: ANONYMOUS,
+    });
+    presence.onKill = () => c.peer.close(WsClose.NORMAL, "killed");
+    presence.subscribe(PRESENCE_TOPIC, ([payload], _kwargs, details) => {
+      if (isDict(payload) && payload.hello === true && details.publisher !== undefined) {
+        presence.publish(PRESENCE_TOPIC, [{ nick: ANONYMOUS }], undefined, {
+          disclose: true,
+          eligible: [details.publisher],
+        });
+      }
+    });
+    presence.publish(PRESENCE_TOPIC, [{ nick: ANONYMOUS }], undefined, { disclose: true });
+    return presence;
+  }
+
   add(c: PlainClient): void {
     this.#clients.add(c);
   }
@@ -77,10 +109,13 @@ class PlainRelay {
 
 /** One plain (no subprotocol) WebSocket client. */
 class PlainClient implements WireSession {
+  #presence: LocalSession | null = null;
+
   constructor(readonly peer: Peer, private readonly relay: PlainRelay) {}
 
   open(): void {
     this.relay.add(this);
+    this.#presence = this.relay.present(this);
   }
 
   receive(frame: string | Uint8Array): void {
@@ -97,6 +132,8 @@ class PlainClient implements WireSession {
 
   closed(): void {
     this.relay.remove(this);
+    this.#presence?.close();
+    this.#presence = null;
   }
 }
 

@@ -5,7 +5,9 @@
  * - the v2 JSON codec: decode a PUBLISH, encode an EVENT (against the bare
  *   JSON.parse / JSON.stringify they wrap);
  * - the broker: Broker.publish to 1,000 in-memory subscribers whose
- *   deliverEvent encodes through the codec (once per event, cached);
+ *   deliverEvent encodes through the codec (once per event, cached), and the same
+ *   with 10,000 unrelated prefix and wildcard subscriptions in the realm (the
+ *   pattern index must keep them out of the publish's cost);
  * - the whole session path: a v2 session receives a PUBLISH frame and 1,000 v2
  *   sessions hand the EVENT frame to peers that only count it;
  * - a routed call: a caller's CALL becomes the callee's INVOCATION, whose YIELD
@@ -65,6 +67,9 @@ Deno.bench("v2 codec: encode EVENT (fresh event, no cache hit)", { group: "encod
 class FakeSubscriber implements Participant {
   readonly authid: string;
   readonly authrole = "anonymous";
+  readonly authmethod = "anonymous";
+  readonly authprovider = "static";
+  readonly protocol = "wamp.2.json";
   readonly acceptsInterrupt = false;
   frames = 0;
 
@@ -78,11 +83,24 @@ class FakeSubscriber implements Participant {
   }
 
   send(_message: RouterMessage): void {}
+
+  kill(): void {}
 }
 
 const broker = new Broker();
 const fakes = Array.from({ length: SUBSCRIBERS }, (_, i) => new FakeSubscriber(i + 1));
 for (const f of fakes) broker.subscribe(f, "bench.fan");
+
+// The same subscribers, plus 10,000 pattern subscriptions that never match bench.fan:
+// prefixes of several lengths shorter than the topic, and two-component wildcards.
+const PATTERNS = 10_000;
+const patterned = new Broker();
+for (const f of fakes) patterned.subscribe(f, "bench.fan");
+const watcher = new FakeSubscriber(SUBSCRIBERS + 1);
+for (let i = 0; i < PATTERNS / 2; i++) {
+  patterned.subscribe(watcher, `u${i}.`, "prefix");
+  patterned.subscribe(watcher, `.user${i}`, "wildcard");
+}
 
 Deno.bench(
   "loop over 1,000 subscribers calling a method (floor)",
@@ -96,6 +114,32 @@ Deno.bench(
 Deno.bench("Broker.publish to 1,000 subscribers (deliverEvent encodes)", { group: "publish" }, () => {
   _sink = broker.publish(null, { topic: "bench.fan", args: [PAYLOAD], options: {} });
 });
+
+Deno.bench(
+  "Broker.publish to 1,000 subscribers, 10,000 unrelated pattern subscriptions in the realm",
+  { group: "publish" },
+  () => {
+    _sink = patterned.publish(null, { topic: "bench.fan", args: [PAYLOAD], options: {} });
+  },
+);
+
+// The same comparison where the fan-out does not hide the lookups: one subscriber.
+const lone = new Broker();
+lone.subscribe(fakes[0], "bench.fan");
+patterned.subscribe(fakes[0], "bench.one");
+lone.subscribe(fakes[0], "bench.one");
+
+Deno.bench("Broker.publish to 1 subscriber", { group: "patterns", baseline: true }, () => {
+  _sink = lone.publish(null, { topic: "bench.one", args: [PAYLOAD], options: {} });
+});
+
+Deno.bench(
+  "Broker.publish to 1 subscriber, 10,000 unrelated pattern subscriptions in the realm",
+  { group: "patterns" },
+  () => {
+    _sink = patterned.publish(null, { topic: "bench.one", args: [PAYLOAD], options: {} });
+  },
+);
 
 /** A peer that counts frames instead of sending them. */
 class CountingPeer implements Peer {

@@ -4,11 +4,14 @@
  * every pattern that matches it ever scans the patterns:
  *
  * - exact patterns: one map lookup;
- * - prefixes: one table per distinct prefix length, so a URI costs one lookup per
- *   length no longer than itself;
+ * - prefixes: a radix tree (a character tree whose single-child chains are one
+ *   edge), walked along the URI without copying it, so a URI costs at most one
+ *   step per pattern that is a prefix of it, plus one;
  * - wildcards: a tree of components, walked along the URI's components, taking
- *   the literal branch and the "any" branch at each level, so unrelated patterns
- *   cost nothing.
+ *   the literal branch and the "any" branch at each level.
+ *
+ * Unrelated patterns therefore cost a publish nothing: the walks stop at the
+ * first character or component no pattern shares.
  *
  * Precedence (the order of pattern-based registrations in the WAMP spec, and of
  * permissions in Tuerca's authorizer): an exact pattern first; then the longest
@@ -50,6 +53,18 @@ class WildcardNode<T> {
   }
 }
 
+/** A node of the prefix radix tree: the value of the prefix spelled so far, and the edges on. */
+class PrefixNode<T> {
+  value: T | undefined = undefined;
+  /** Edges by their label's first character. */
+  edges: Map<number, PrefixEdge<T>> | null = null;
+}
+
+interface PrefixEdge<T> {
+  label: string;
+  node: PrefixNode<T>;
+}
+
 /**
  * Patterns of the three policies, each mapped to a value.
  *
@@ -67,9 +82,7 @@ class WildcardNode<T> {
  */
 export class PatternIndex<T> {
   #exact = new Map<string, T>();
-  #prefix = new Map<number, Map<string, T>>();
-  /** The distinct lengths of the prefixes, longest first. */
-  #prefixLengths: number[] = [];
+  #prefix = new PrefixNode<T>();
   #wildcard = new WildcardNode<T>();
   #patterns = 0;
 
@@ -89,13 +102,7 @@ export class PatternIndex<T> {
     if (match === "exact") {
       this.#exact.set(pattern, value);
     } else if (match === "prefix") {
-      let table = this.#prefix.get(pattern.length);
-      if (table === undefined) {
-        this.#prefix.set(pattern.length, table = new Map());
-        this.#prefixLengths.push(pattern.length);
-        this.#prefixLengths.sort((a, b) => b - a);
-      }
-      table.set(pattern, value);
+      setPrefix(this.#prefix, pattern, value);
     } else {
       let node = this.#wildcard;
       for (const part of pattern.split(".")) {
@@ -114,7 +121,7 @@ export class PatternIndex<T> {
   /** The value of exactly this pattern under this policy. */
   get(pattern: string, match: MatchPolicy): T | undefined {
     if (match === "exact") return this.#exact.get(pattern);
-    if (match === "prefix") return this.#prefix.get(pattern.length)?.get(pattern);
+    if (match === "prefix") return prefixNode(this.#prefix, pattern)?.value;
     let node: WildcardNode<T> | null | undefined = this.#wildcard;
     for (const part of pattern.split(".")) {
       node = part === "" ? node.any : node.literal?.get(part);
@@ -126,15 +133,7 @@ export class PatternIndex<T> {
   /** Removes a pattern; false when the index did not hold it. */
   delete(pattern: string, match: MatchPolicy): boolean {
     if (match === "exact") return this.#exact.delete(pattern) && this.#dropped();
-    if (match === "prefix") {
-      const table = this.#prefix.get(pattern.length);
-      if (table === undefined || !table.delete(pattern)) return false;
-      if (table.size === 0) {
-        this.#prefix.delete(pattern.length);
-        this.#prefixLengths = this.#prefixLengths.filter((l) => l !== pattern.length);
-      }
-      return this.#dropped();
-    }
+    if (match === "prefix") return deletePrefix(this.#prefix, pattern, 0) && this.#dropped();
     return this.#deleteWildcard(this.#wildcard, pattern.split("."), 0) && this.#dropped();
   }
 
@@ -142,18 +141,15 @@ export class PatternIndex<T> {
   best(uri: string): T | undefined {
     const exact = this.#exact.get(uri);
     if (exact !== undefined) return exact;
-    for (const length of this.#prefixLengths) {
-      if (length > uri.length) continue;
-      const value = this.#prefix.get(length)!.get(length === uri.length ? uri : uri.slice(0, length));
-      if (value !== undefined) return value;
-    }
+    const prefix = longestPrefix(this.#prefix, uri);
+    if (prefix !== undefined) return prefix;
     if (this.#wildcard.empty) return undefined;
-    return bestWildcard(this.#wildcard, uri.split("."), 0);
+    return bestWildcard(this.#wildcard, uri, 0);
   }
 
   /**
    * Appends to `out` the values of every pattern matching `uri`: the exact one,
-   * then prefixes longest first, then wildcards most specific first.
+   * then prefixes shortest first, then wildcards most specific first.
    */
   collect(uri: string, out: T[]): void {
     const exact = this.#exact.get(uri);
@@ -163,12 +159,8 @@ export class PatternIndex<T> {
 
   /** Like {@link collect}, without the exact pattern (for callers that looked it up already). */
   collectPatterns(uri: string, out: T[]): void {
-    for (const length of this.#prefixLengths) {
-      if (length > uri.length) continue;
-      const value = this.#prefix.get(length)!.get(length === uri.length ? uri : uri.slice(0, length));
-      if (value !== undefined) out.push(value);
-    }
-    if (!this.#wildcard.empty) collectWildcard(this.#wildcard, uri.split("."), 0, out);
+    collectPrefixes(this.#prefix, uri, out);
+    if (!this.#wildcard.empty) collectWildcard(this.#wildcard, uri, 0, out);
   }
 
   #dropped(): true {
@@ -193,22 +185,132 @@ export class PatternIndex<T> {
   }
 }
 
-function bestWildcard<T>(node: WildcardNode<T>, parts: string[], at: number): T | undefined {
-  if (at === parts.length) return node.value;
-  const literal = node.literal?.get(parts[at]);
-  if (literal !== undefined) {
-    const found = bestWildcard(literal, parts, at + 1);
-    if (found !== undefined) return found;
-  }
-  return node.any === null ? undefined : bestWildcard(node.any, parts, at + 1);
+/** Where the component starting at `start` ends (the next `.`, or the end of the URI). */
+function componentEnd(uri: string, start: number): number {
+  const dot = uri.indexOf(".", start);
+  return dot === -1 ? uri.length : dot;
 }
 
-function collectWildcard<T>(node: WildcardNode<T>, parts: string[], at: number, out: T[]): void {
-  if (at === parts.length) {
-    if (node.value !== undefined) out.push(node.value);
-    return;
+function bestWildcard<T>(node: WildcardNode<T>, uri: string, start: number): T | undefined {
+  const end = componentEnd(uri, start);
+  const last = end === uri.length;
+  if (node.literal !== null) {
+    const literal = node.literal.get(uri.slice(start, end));
+    if (literal !== undefined) {
+      const found = last ? literal.value : bestWildcard(literal, uri, end + 1);
+      if (found !== undefined) return found;
+    }
   }
-  const literal = node.literal?.get(parts[at]);
-  if (literal !== undefined) collectWildcard(literal, parts, at + 1, out);
-  if (node.any !== null) collectWildcard(node.any, parts, at + 1, out);
+  if (node.any === null) return undefined;
+  return last ? node.any.value : bestWildcard(node.any, uri, end + 1);
+}
+
+function collectWildcard<T>(node: WildcardNode<T>, uri: string, start: number, out: T[]): void {
+  const end = componentEnd(uri, start);
+  const last = end === uri.length;
+  if (node.literal !== null) {
+    const literal = node.literal.get(uri.slice(start, end));
+    if (literal !== undefined) {
+      if (!last) collectWildcard(literal, uri, end + 1, out);
+      else if (literal.value !== undefined) out.push(literal.value);
+    }
+  }
+  if (node.any !== null) {
+    if (!last) collectWildcard(node.any, uri, end + 1, out);
+    else if (node.any.value !== undefined) out.push(node.any.value);
+  }
+}
+
+function setPrefix<T>(root: PrefixNode<T>, pattern: string, value: T): void {
+  let node = root;
+  let at = 0;
+  while (at < pattern.length) {
+    node.edges ??= new Map();
+    const edge = node.edges.get(pattern.charCodeAt(at));
+    if (edge === undefined) {
+      const leaf = new PrefixNode<T>();
+      node.edges.set(pattern.charCodeAt(at), { label: pattern.slice(at), node: leaf });
+      node = leaf;
+      at = pattern.length;
+      break;
+    }
+    let common = 0;
+    const label = edge.label;
+    while (common < label.length && at + common < pattern.length && label[common] === pattern[at + common]) {
+      common++;
+    }
+    if (common < label.length) {
+      // The pattern ends or turns inside this edge: split it.
+      const middle = new PrefixNode<T>();
+      middle.edges = new Map([[label.charCodeAt(common), { label: label.slice(common), node: edge.node }]]);
+      edge.label = label.slice(0, common);
+      edge.node = middle;
+    }
+    node = edge.node;
+    at += common;
+  }
+  node.value = value;
+}
+
+function prefixNode<T>(root: PrefixNode<T>, pattern: string): PrefixNode<T> | undefined {
+  let node = root;
+  let at = 0;
+  while (at < pattern.length) {
+    const edge = node.edges?.get(pattern.charCodeAt(at));
+    if (edge === undefined || !pattern.startsWith(edge.label, at)) return undefined;
+    at += edge.label.length;
+    node = edge.node;
+  }
+  return node;
+}
+
+/** Removes the prefix `pattern` below `node` (`at` characters already walked), pruning emptied leaves. */
+function deletePrefix<T>(node: PrefixNode<T>, pattern: string, at: number): boolean {
+  if (at === pattern.length) {
+    if (node.value === undefined) return false;
+    node.value = undefined;
+    return true;
+  }
+  const key = pattern.charCodeAt(at);
+  const edge = node.edges?.get(key);
+  if (edge === undefined || !pattern.startsWith(edge.label, at)) return false;
+  if (!deletePrefix(edge.node, pattern, at + edge.label.length)) return false;
+  const child = edge.node;
+  if (child.value === undefined && (child.edges === null || child.edges.size === 0)) node.edges!.delete(key);
+  else if (child.value === undefined && child.edges!.size === 1) {
+    // Keep the tree compressed: a valueless node with one edge joins it to its parent's.
+    const only = child.edges!.values().next().value!;
+    edge.label += only.label;
+    edge.node = only.node;
+  }
+  return true;
+}
+
+/** The value of the longest prefix of `uri` in the tree. */
+function longestPrefix<T>(root: PrefixNode<T>, uri: string): T | undefined {
+  let node = root;
+  let at = 0;
+  let best = node.value;
+  while (at < uri.length && node.edges !== null) {
+    const edge = node.edges.get(uri.charCodeAt(at));
+    if (edge === undefined || !uri.startsWith(edge.label, at)) break;
+    at += edge.label.length;
+    node = edge.node;
+    if (node.value !== undefined) best = node.value;
+  }
+  return best;
+}
+
+/** Appends the value of every prefix of `uri` in the tree, shortest first. */
+function collectPrefixes<T>(root: PrefixNode<T>, uri: string, out: T[]): void {
+  let node = root;
+  let at = 0;
+  if (node.value !== undefined) out.push(node.value);
+  while (at < uri.length && node.edges !== null) {
+    const edge = node.edges.get(uri.charCodeAt(at));
+    if (edge === undefined || !uri.startsWith(edge.label, at)) return;
+    at += edge.label.length;
+    node = edge.node;
+    if (node.value !== undefined) out.push(node.value);
+  }
 }

@@ -64,6 +64,8 @@ export class Broker {
   #byId = new Map<number, Subscription>();
   #bySession = new Map<Participant, Set<Subscription>>();
   #ids = new IdSequence();
+  #matches: Subscription[] = [];
+  #publishing = false;
 
   /** Subscribes `s` to `topic` under `match`; subscribing again returns the same subscription. */
   subscribe(s: Participant, topic: string, match: MatchPolicy = "exact"): Subscription {
@@ -134,12 +136,22 @@ export class Broker {
       this.#deliver(exact, publication, identity ?? NO_DETAILS, req, skip, filter);
     }
     if (this.#index.patternCount === 0) return publication;
-    // A fresh list per publish: a local subscriber may publish again while we iterate.
-    const matches: Subscription[] = [];
+    // One list reused across publishes, unless a local subscriber publishes while we deliver.
+    const matches = this.#publishing ? [] : this.#matches;
     this.#index.collectPatterns(req.topic, matches);
-    for (const sub of matches) {
-      const details: Dict = identity === null ? { topic: req.topic } : { ...identity, topic: req.topic };
-      this.#deliver(sub, publication, details, req, skip, filter);
+    if (matches.length === 0) return publication;
+    const outer = !this.#publishing;
+    this.#publishing = true;
+    try {
+      for (const sub of matches) {
+        const details: Dict = identity === null ? { topic: req.topic } : { ...identity, topic: req.topic };
+        this.#deliver(sub, publication, details, req, skip, filter);
+      }
+    } finally {
+      if (outer) {
+        this.#publishing = false;
+        matches.length = 0;
+      }
     }
     return publication;
   }
