@@ -265,6 +265,45 @@ bridgeTest("bridge: send.ts → v2 and v1 subscribers get {body, headers}", asyn
   });
 });
 
+bridgeTest(
+  "bridge: a queue message reaches a prefix subscriber on push.tutorial and a wildcard one on push..messages, once each",
+  async () => {
+    const queue = uniqueQueue("patterns");
+    await withBridge(queue, {}, async ({ server, v1 }) => {
+      const client = await connectV2(server.wsUrl);
+      try {
+        const seen: { via: string; topic: unknown; body: string }[] = [];
+        const keep = (via: string) => (args: unknown[], _kw: unknown, details: { topic?: unknown }) => {
+          seen.push({ via, topic: details.topic, body: (args[0] as BridgeEvent).body });
+        };
+        await client.session.subscribe("push.tutorial", keep("prefix"), { match: "prefix" });
+        await client.session.subscribe("push..messages", keep("wildcard"), { match: "wildcard" });
+        await client.session.subscribe("push..other", keep("unrelated"), { match: "wildcard" });
+        const old = await v1();
+
+        const sent = await sendTool(["--queue", queue, TOPIC, "hola"]);
+        assert.equal(sent.code, 0, `send.ts failed: ${sent.stderr}`);
+        await waitUntil(
+          () => seen.length >= 2 && old.events.length === 1,
+          "the event on both patterns and v1",
+        );
+        // A second message is the barrier: had the first reached anyone twice, it would show by now.
+        await sendTool(["--queue", queue, TOPIC, "adios"]);
+        await waitUntil(() => seen.length >= 4 && old.events.length === 2, "the second message");
+        assert.deepEqual(seen.toSorted((a, b) => (a.body + a.via).localeCompare(b.body + b.via)), [
+          { via: "prefix", topic: TOPIC, body: "adios" },
+          { via: "wildcard", topic: TOPIC, body: "adios" },
+          { via: "prefix", topic: TOPIC, body: "hola" },
+          { via: "wildcard", topic: TOPIC, body: "hola" },
+        ]);
+        assert.deepEqual(bodies(old.events), ["hola", "adios"], "the v1 subscriber, exact as before");
+      } finally {
+        await client.close();
+      }
+    });
+  },
+);
+
 // Needs no broker: runs everywhere.
 Deno.test("send.ts: wrong arguments → usage on stderr, exit 2", async () => {
   for (const args of [["only-cat"], [], ["--count", "0", TOPIC, "x"], ["--nope", TOPIC, "x"]]) {
