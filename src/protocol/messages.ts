@@ -129,7 +129,7 @@ export interface Subscribe {
   type: typeof T.SUBSCRIBE;
   /** SUBSCRIBE.Request id, 1..2^53; 0 for v1, which has none. */
   request: number;
-  /** SUBSCRIBE.Options: only `match: "exact"` is supported. */
+  /** SUBSCRIBE.Options: `match` (`exact`, `prefix`, `wildcard`). */
   options: Dict;
   /** SUBSCRIBE.Topic: the topic URI (for v1, possibly a CURIE the session resolves). */
   topic: string;
@@ -141,7 +141,7 @@ export interface Subscribed {
   type: typeof T.SUBSCRIBED;
   /** SUBSCRIBED.SUBSCRIBE.Request: the id of the SUBSCRIBE answered. */
   request: number;
-  /** SUBSCRIBED.Subscription: the subscription id, 1..2^53, shared by all subscribers of the topic. */
+  /** SUBSCRIBED.Subscription: the subscription id, 1..2^53, shared by all subscribers of the topic and match. */
   subscription: number;
 }
 
@@ -180,7 +180,7 @@ export interface Event {
   subscription: number;
   /** EVENT.Publication: the publication id, 1..2^53. */
   publication: number;
-  /** EVENT.Details: `publisher` (a session id) when the publisher disclosed itself. */
+  /** EVENT.Details: `publisher` (a session id) when the publisher disclosed itself; `topic` on pattern subscriptions. */
   details: Dict;
   /** EVENT.Arguments: positional payload. */
   args?: unknown[];
@@ -198,7 +198,7 @@ export interface Call {
   type: typeof T.CALL;
   /** CALL.Request id: 1..2^53 in v2; the client's own string call id in v1. */
   request: RequestId;
-  /** CALL.Options: `receive_progress`, `disclose_me` (always empty for v1). */
+  /** CALL.Options: `receive_progress`, `disclose_me`, `timeout` (always empty for v1). */
   options: Dict;
   /** CALL.Procedure: the procedure URI (for v1, possibly a CURIE the session resolves). */
   procedure: string;
@@ -238,7 +238,7 @@ export interface Register {
   type: typeof T.REGISTER;
   /** REGISTER.Request id, 1..2^53. */
   request: number;
-  /** REGISTER.Options: only `match: "exact"` and `invoke: "single"` are supported. */
+  /** REGISTER.Options: `match` (`exact`, `prefix`, `wildcard`) and `invoke` (`single`, `roundrobin`, `random`, `first`, `last`). */
   options: Dict;
   /** REGISTER.Procedure: the procedure URI. */
   procedure: string;
@@ -280,7 +280,7 @@ export interface Invocation {
   request: number;
   /** INVOCATION.REGISTERED.Registration: the registration being invoked. */
   registration: number;
-  /** INVOCATION.Details: `caller` (a session id) when disclosed, `receive_progress` when asked. */
+  /** INVOCATION.Details: `caller` (a session id) when disclosed, `receive_progress` when asked, `procedure` for pattern registrations. */
   details: Dict;
   /** INVOCATION.Arguments: the call's positional arguments. */
   args?: unknown[];
