@@ -244,8 +244,17 @@ export class MetaApi implements Participant {
   #killAll(which: (s: Participant) => boolean, kwargs: Dict, caller: Participant | undefined): number {
     const { reason, message } = killReason(kwargs);
     const victims = [...this.realm.sessions()].filter((s) => s !== caller && which(s));
-    for (const s of victims) s.kill(reason, message);
-    return victims.length;
+    let killed = 0;
+    for (const s of victims) {
+      try {
+        s.kill(reason, message);
+        killed++;
+      } catch (e) {
+        // The server's own sessions refuse; the others still go.
+        if (!(e instanceof WampError)) throw e;
+      }
+    }
+    return killed;
   }
 
   #addTestament({ args, kwargs, caller }: MetaCall): null {

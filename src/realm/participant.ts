@@ -34,6 +34,7 @@ export interface Participant {
    * Ends the session from the router's side (the meta API's `wamp.session.kill`):
    * a v2 session gets GOODBYE with `reason` and `message`, a v1 socket is closed,
    * a local session closes. The session leaves the realm at once.
+   * @throws {WampError} when the session may not be killed (the server's own sessions)
    */
   kill(reason: string, message?: string): void;
   /** Set on the router's own meta API: INVOCATION details always name the caller. */

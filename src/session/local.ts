@@ -243,9 +243,17 @@ export class LocalSession implements Participant {
     this.realm.testaments.add(this, "destroyed", { topic, args, kwargs, options: wireOptions(options) });
   }
 
-  /** The meta API killed this session: `onKill` hears why, then the session closes. */
+  /**
+   * The meta API kills this session: `onKill` hears why, then the session closes.
+   * Only a session with an `onKill` may be killed: the apps' and the bridge's own
+   * sessions would leave their procedures and subscriptions gone until a restart.
+   * @throws {WampError} `wamp.error.not_authorized` when this session has no `onKill`
+   */
   kill(reason: string, message?: string): void {
     if (this.#closed) return;
+    if (this.onKill === null) {
+      throw new WampError(ErrorUri.NOT_AUTHORIZED, ["the server's own sessions cannot be killed"]);
+    }
     try {
       this.onKill?.(reason, message);
     } catch (e) {
