@@ -12,7 +12,7 @@
  * v1 has no error message for PUBLISH, SUBSCRIBE or UNSUBSCRIBE, so, like
  * Ratchet, anything we cannot act on closes the connection with 1007 and a reason:
  * a frame that is not JSON or not an array, an unknown or server-only type id,
- * wrong field types, an invalid or reserved topic URI, a call id reused while its
+ * wrong field types, an invalid topic URI (or a reserved `wamp.` one to publish to), a call id reused while its
  * call is in flight, too many or too large CURIE prefixes. A SUBSCRIBE or PUBLISH
  * the role does not permit, or over a quota or the rate, is dropped and counted.
  * CALL errors are answered with CALLERROR (an unknown procedure too: Ratchet
@@ -123,7 +123,7 @@ export class WampV1Session extends NetworkSession {
       case T.CALL:
         return this.#call(msg);
       case T.SUBSCRIBE: {
-        const topic = this.#topic(msg.topic);
+        const topic = this.#topic(msg.topic, true);
         this.#orDrop(() => {
           this.permit("subscribe", topic);
           if (!realm.broker.isSubscribed(this, topic)) {
@@ -134,7 +134,7 @@ export class WampV1Session extends NetworkSession {
         return;
       }
       case T.UNSUBSCRIBE:
-        realm.broker.unsubscribeTopic(this, this.#topic(msg.topic!));
+        realm.broker.unsubscribeTopic(this, this.#topic(msg.topic!, true));
         return;
       case T.PUBLISH:
         return this.#publish(msg);
@@ -161,7 +161,7 @@ export class WampV1Session extends NetworkSession {
   }
 
   #publish(msg: Publish): void {
-    const topic = this.#topic(msg.topic);
+    const topic = this.#topic(msg.topic, false);
     this.#orDrop(() => {
       this.spend();
       const disclose = this.permit("publish", topic).disclose.publisher;
@@ -230,10 +230,13 @@ export class WampV1Session extends NetworkSession {
     this.send({ type: T.RESULT, request: msg.request, details: {}, args: [value] });
   }
 
-  /** A topic URI, CURIE resolved and checked; an unusable one is a protocol error in v1. */
-  #topic(uriOrCurie: string): string {
+  /**
+   * A topic URI, CURIE resolved and checked; an unusable one is a protocol error in
+   * v1. `wamp.` topics (the meta events) may be subscribed to, never published to.
+   */
+  #topic(uriOrCurie: string, mayBeReserved: boolean): string {
     const topic = this.resolve(uriOrCurie);
-    if (!isUsableUri(topic, false)) {
+    if (!isUsableUri(topic, mayBeReserved)) {
       throw new ProtocolError(`invalid topic URI ${JSON.stringify(topic.slice(0, 80))}`);
     }
     return topic;
