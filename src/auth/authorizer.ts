@@ -16,7 +16,14 @@
  * @module
  */
 
-import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
+import {
+  type MatchPolicy,
+  mayPrecede,
+  patternCovers,
+  PatternIndex,
+  patternsOverlap,
+  type UriPattern,
+} from "../protocol/pattern.ts";
 
 /** The four things a session asks to do with a URI. */
 export type Action = "call" | "register" | "publish" | "subscribe";
@@ -80,6 +87,29 @@ export class RolePermissions {
     if (this.#cache.size >= CACHE_ENTRIES) this.#cache.clear();
     this.#cache.set(uri, p);
     return p;
+  }
+
+  /**
+   * The permission that lets this role `action` (subscribe, register) every URI a
+   * pattern matches, or null. A pattern is allowed only when one allowing
+   * permission covers all of it and no denying permission that overlaps it could
+   * decide over that one for some URI: a prefix subscription to `secr` must not
+   * hear `secret.` events the role may not subscribe to. When in doubt, no.
+   */
+  lookupPattern(pattern: UriPattern, action: Action): Permission | null {
+    if (pattern.match === "exact") {
+      const p = this.lookup(pattern.uri);
+      return p !== null && p.allow[action] ? p : null;
+    }
+    let decider: Permission | null = null;
+    for (const p of this.permissions) {
+      if (patternCovers(p, pattern) && (decider === null || mayPrecede(p, decider))) decider = p;
+    }
+    if (decider === null || !decider.allow[action]) return null;
+    for (const p of this.permissions) {
+      if (!p.allow[action] && patternsOverlap(p, pattern) && mayPrecede(p, decider)) return null;
+    }
+    return decider;
   }
 
   /** Whether this role may do `action` on `uri`. */

@@ -45,9 +45,11 @@ export function defaultRoles(): RoleDefinition[] {
       permission("push.tutorial.", "prefix", NO_REGISTER),
       permission("chat.", "prefix", NO_REGISTER),
       permission("wamp.", "prefix", ["call", "subscribe"]),
-      permission("wamp.session.kill", "prefix", []),
-      permission("wamp.subscription.remove_subscriber", "exact", []),
-      permission("wamp.registration.remove_callee", "exact", []),
+      // Subscribe stays allowed on these procedure URIs (no topic has them) so that a
+      // pattern subscription covering them, such as the prefix `wamp.session.`, is not refused.
+      permission("wamp.session.kill", "prefix", ["subscribe"]),
+      permission("wamp.subscription.remove_subscriber", "exact", ["subscribe"]),
+      permission("wamp.registration.remove_callee", "exact", ["subscribe"]),
     ],
   }];
 }

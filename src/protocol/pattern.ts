@@ -314,3 +314,74 @@ function collectPrefixes<T>(root: PrefixNode<T>, uri: string, out: T[]): void {
     if (node.value !== undefined) out.push(node.value);
   }
 }
+
+/** A URI pattern and its match policy (a subscription's, a registration's or a permission's). */
+export interface UriPattern {
+  /** The URI, or the pattern for `prefix` and `wildcard`. */
+  uri: string;
+  /** How `uri` is matched. */
+  match: MatchPolicy;
+}
+
+/** Whether `pattern` matches the concrete `uri`. */
+export function patternMatches(pattern: UriPattern, uri: string): boolean {
+  if (pattern.match === "exact") return pattern.uri === uri;
+  if (pattern.match === "prefix") return uri.startsWith(pattern.uri);
+  const p = pattern.uri.split(".");
+  const u = uri.split(".");
+  return p.length === u.length && p.every((c, i) => c === "" || c === u[i]);
+}
+
+/**
+ * The text every URI a wildcard matches starts with: its components up to the
+ * first empty one (`push..messages` → `push.`), or the whole pattern when it has
+ * no empty component (then it matches that one URI).
+ */
+function leadingLiteral(wildcard: string): string {
+  const parts = wildcard.split(".");
+  const at = parts.indexOf("");
+  return at === -1 ? wildcard : parts.slice(0, at).map((p) => p + ".").join("");
+}
+
+/** Whether `outer` matches every URI `inner` matches. */
+export function patternCovers(outer: UriPattern, inner: UriPattern): boolean {
+  if (inner.match === "exact") return patternMatches(outer, inner.uri);
+  // An exact URI never covers a pattern (a wildcard without empty components is a
+  // pattern of one URI; treating it as uncovered only refuses more).
+  if (outer.match === "exact") return false;
+  if (outer.match === "prefix") {
+    return (inner.match === "prefix" ? inner.uri : leadingLiteral(inner.uri)).startsWith(outer.uri);
+  }
+  if (inner.match === "prefix") return false;
+  const o = outer.uri.split(".");
+  const i = inner.uri.split(".");
+  return o.length === i.length && o.every((c, n) => c === "" || (i[n] !== "" && c === i[n]));
+}
+
+/** Whether some URI could match both patterns (true when that cannot be ruled out cheaply). */
+export function patternsOverlap(a: UriPattern, b: UriPattern): boolean {
+  if (a.match === "exact") return patternMatches(b, a.uri);
+  if (b.match === "exact") return patternMatches(a, b.uri);
+  if (a.match === "prefix" && b.match === "prefix") return a.uri.startsWith(b.uri) || b.uri.startsWith(a.uri);
+  if (a.match === "wildcard" && b.match === "wildcard") {
+    const x = a.uri.split(".");
+    const y = b.uri.split(".");
+    return x.length === y.length && x.every((c, n) => c === "" || y[n] === "" || c === y[n]);
+  }
+  const [prefix, wildcard] = a.match === "prefix" ? [a.uri, b.uri] : [b.uri, a.uri];
+  const literal = leadingLiteral(wildcard);
+  return literal.startsWith(prefix) || prefix.startsWith(literal);
+}
+
+/**
+ * Whether `a` could decide over `b` for some URI both match, by the precedence
+ * rule: exact before prefix, a longer prefix before a shorter one, any prefix
+ * before a wildcard; between two wildcards, which one depends on the URI, so yes.
+ */
+export function mayPrecede(a: UriPattern, b: UriPattern): boolean {
+  if (a.match === "exact") return b.match !== "exact";
+  if (a.match === "prefix") {
+    return b.match === "wildcard" || (b.match === "prefix" && a.uri.length > b.uri.length);
+  }
+  return b.match === "wildcard";
+}

@@ -28,6 +28,7 @@ import { WampError } from "../protocol/errors.ts";
 import { IdSequence } from "../protocol/ids.ts";
 import type { Dict, RequestId } from "../protocol/messages.ts";
 import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
+import { isReservedUri } from "../protocol/uri.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 
 /** How a shared registration picks the callee of each call. */
@@ -198,7 +199,9 @@ export class Dealer {
 
   /** The registration a call to the concrete URI `procedure` would go to, if any. */
   matching(procedure: string): Registration | undefined {
-    return this.#index.best(procedure);
+    // The router's own `wamp.` procedures are reached only by exact registrations: a
+    // pattern that happens to cover them must not catch calls meant for the router.
+    return isReservedUri(procedure) ? this.#index.get(procedure, "exact") : this.#index.best(procedure);
   }
 
   /** Every registration, in no particular order. */
@@ -228,7 +231,7 @@ export class Dealer {
     if (typeof timeout !== "number" || !Number.isSafeInteger(timeout) || timeout < 0) {
       throw new WampError(ErrorUri.INVALID_ARGUMENT, ["option timeout must be a non-negative integer (ms)"]);
     }
-    const reg = this.#index.best(req.procedure);
+    const reg = this.matching(req.procedure);
     if (reg === undefined) {
       throw new WampError(ErrorUri.NO_SUCH_PROCEDURE, [`no procedure registered for ${req.procedure}`]);
     }

@@ -12,6 +12,7 @@ import { type Action, NO_ROLE, type Permission, type RolePermissions } from "../
 import type { Codec } from "../codec/codec.ts";
 import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
+import type { MatchPolicy } from "../protocol/pattern.ts";
 import type { Event, RequestId, RouterMessage } from "../protocol/messages.ts";
 import type { Participant } from "../realm/participant.ts";
 import type { Realm } from "../realm/realm.ts";
@@ -165,6 +166,21 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.router.counters.notAuthorized++;
     throw new WampError(ErrorUri.NOT_AUTHORIZED, [
       `role ${JSON.stringify(this.authrole)} may not ${action} ${uri}`,
+    ]);
+  }
+
+  /**
+   * The permission that lets this session do `action` on every URI `uri` matches
+   * under `match` (see {@link RolePermissions.lookupPattern}).
+   * @throws {WampError} `wamp.error.not_authorized` (counted)
+   */
+  protected permitPattern(action: Action, uri: string, match: MatchPolicy): Permission {
+    if (match === "exact") return this.permit(action, uri);
+    const p = this.#permissions.lookupPattern({ uri, match }, action);
+    if (p !== null) return p;
+    this.router.counters.notAuthorized++;
+    throw new WampError(ErrorUri.NOT_AUTHORIZED, [
+      `role ${JSON.stringify(this.authrole)} may not ${action} every URI the ${match} pattern ${uri} matches`,
     ]);
   }
 

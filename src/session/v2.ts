@@ -352,7 +352,7 @@ export class WampV2Session extends NetworkSession {
     try {
       const match = matchPolicy(msg.options);
       checkPattern(msg.topic, match, "topic", true);
-      this.permit("subscribe", msg.topic);
+      this.permitPattern("subscribe", msg.topic, match);
       const broker = this.realm!.broker;
       if (!broker.isSubscribed(this, msg.topic, match)) {
         this.fits("subscriptions", broker.subscriptionCountOf(this));
@@ -397,7 +397,7 @@ export class WampV2Session extends NetworkSession {
       const match = matchPolicy(msg.options);
       checkPattern(msg.procedure, match, "procedure", false);
       const invoke = invocationPolicy(msg.options);
-      this.permit("register", msg.procedure);
+      this.permitPattern("register", msg.procedure, match);
       const dealer = this.realm!.dealer;
       this.fits("registrations", dealer.registrationCountOf(this));
       const reg = dealer.register(this, msg.procedure, { match, invoke });
