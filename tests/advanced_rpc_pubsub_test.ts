@@ -25,6 +25,8 @@
  */
 
 import assert from "node:assert/strict";
+import { Registration } from "../src/realm/dealer.ts";
+import type { Participant } from "../src/realm/participant.ts";
 import { LocalSession, type RunningServer, type ServerOptions } from "../main.ts";
 import { AREA_PROCEDURE, pushApp } from "../push.ts";
 import type { Permission } from "../src/auth/authorizer.ts";
@@ -1068,3 +1070,12 @@ test(
     }],
   },
 );
+
+Deno.test("roundrobin: a callee leaving before the next turn does not make the rotation skip anyone", () => {
+  const reg = new Registration(1, "com.example.rr", "exact", "roundrobin");
+  const [a, b, c] = ["a", "b", "c"].map((authid, i) => ({ id: i + 1, authid }) as unknown as Participant);
+  reg.callees.push(a, b, c);
+  assert.deepEqual([reg.pick(), reg.pick()], [a, b]);
+  reg.remove(a);
+  assert.deepEqual([reg.pick(), reg.pick(), reg.pick()], [c, b, c], "c was next, and still is");
+});

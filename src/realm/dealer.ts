@@ -65,6 +65,14 @@ export class Registration {
     readonly invoke: InvocationPolicy = "single",
   ) {}
 
+  /** Takes `callee` out of the rotation, keeping the round-robin turn on the callee that was next. */
+  remove(callee: Participant): void {
+    const at = this.callees.indexOf(callee);
+    if (at < 0) return;
+    this.callees.splice(at, 1);
+    if (at < this.#turn) this.#turn--;
+  }
+
   /** The callee for the next call, by the invocation policy. */
   pick(): Participant {
     const callees = this.callees;
@@ -393,7 +401,7 @@ export class Dealer {
   }
 
   #dropCallee(callee: Participant, reg: Registration): void {
-    reg.callees.splice(reg.callees.indexOf(callee), 1);
+    reg.remove(callee);
     const mine = this.#registrationsOf.get(callee);
     if (mine !== undefined && mine.delete(reg) && mine.size === 0) this.#registrationsOf.delete(callee);
     const deleted = reg.callees.length === 0;
