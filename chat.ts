@@ -10,8 +10,8 @@
  *
  * Who is online (`chat.presence`, see the README): each tab publishes `{nick}`
  * with `disclose_me` when it opens and when its nickname changes, asks the
- * others with `{nick, hello: true}` when it opens (they answer it alone, with
- * `eligible`), and drops a session when `wamp.session.on_leave` names it. Each
+ * others with `{nick, hello: true}` when it opens (they answer it alone with
+ * `{nick, answer: true}` and `eligible`), and drops a session when `wamp.session.on_leave` names it. Each
  * plain client takes part through an in-process session of its own, as
  * "anonymous", so the meta API and every tab see it come and go like a tab.
  *
@@ -72,7 +72,7 @@ class PlainRelay {
     presence.onKill = () => c.peer.close(WsClose.NORMAL, "killed");
     presence.subscribe(PRESENCE_TOPIC, ([payload], _kwargs, details) => {
       if (isDict(payload) && payload.hello === true && details.publisher !== undefined) {
-        presence.publish(PRESENCE_TOPIC, [{ nick: ANONYMOUS }], undefined, {
+        presence.publish(PRESENCE_TOPIC, [{ nick: ANONYMOUS, answer: true }], undefined, {
           disclose: true,
           eligible: [details.publisher],
         });

@@ -6,6 +6,9 @@
 globalThis.Tuerca = (() => {
   const DEFAULT_MAX_MESSAGES = 500;
   const DEFAULT_NEAR_BOTTOM_PX = 32;
+  // A longer message (or one of more lines) shows its start and a "show more" button.
+  const COLLAPSE_CHARS = 600;
+  const COLLAPSE_LINES = 12;
 
   // The page's own reopen, for closes autobahn will not retry (any GOODBYE or ABORT
   // from the router, such as wamp.close.system_shutdown, turns autobahn's retry off):
@@ -116,7 +119,84 @@ globalThis.Tuerca = (() => {
     };
   }
 
+  // ---------- offline banner ----------
+
+  // The line above the composer that says, where the user types, that sending is off
+  // while the connection is away. A page without the element gets a no-op.
+  function offlineBanner(el) {
+    let wasOpen = false; // a session was open before: "connection lost" rather than "cannot connect"
+    return {
+      show(final) {
+        if (!el) return;
+        if (final) {
+          el.textContent = "Disconnected. Messages cannot be sent; reload the page to try again.";
+        } else {
+          el.textContent =
+            (wasOpen ? "Connection lost. Reconnecting…" : "Cannot reach the server. Retrying…") +
+            " Messages cannot be sent until then; what you type stays in the box.";
+        }
+        el.dataset.state = final ? "disconnected" : "reconnecting";
+        el.hidden = false;
+      },
+      clear() {
+        wasOpen = true;
+        if (!el) return;
+        el.hidden = true;
+        el.textContent = "";
+      },
+    };
+  }
+
   // ---------- message list ----------
+
+  // The first `max` UTF-16 units of `text`, not splitting a surrogate pair.
+  function clip(text, max) {
+    if (text.length <= max) return text;
+    const code = text.charCodeAt(max - 1);
+    return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+  }
+
+  // Where a long message is cut when collapsed: after COLLAPSE_CHARS characters or
+  // COLLAPSE_LINES lines, whichever comes first; -1 when it is short enough to show whole.
+  function collapseAt(text) {
+    let cut = text.length > COLLAPSE_CHARS ? clip(text, COLLAPSE_CHARS).length : text.length;
+    let newline = -1;
+    for (let line = 0; line < COLLAPSE_LINES; line++) {
+      newline = text.indexOf("\n", newline + 1);
+      if (newline === -1) break;
+    }
+    if (newline !== -1 && newline < cut) cut = newline;
+    // Not worth a button for a handful of hidden characters.
+    return text.length - cut > 40 ? cut : -1;
+  }
+
+  // The message text, collapsed behind a "show more" button when long.
+  function messageText(text) {
+    const textEl = document.createElement("span");
+    textEl.className = "text";
+    const cut = collapseAt(text);
+    if (cut === -1) {
+      textEl.textContent = text;
+      return [textEl];
+    }
+    const short = text.slice(0, cut).trimEnd() + "…";
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "more";
+    let expanded = false;
+    const show = () => {
+      textEl.textContent = expanded ? text : short;
+      textEl.dataset.collapsed = expanded ? "false" : "true";
+      more.textContent = expanded ? "show less" : "show more";
+      more.setAttribute("aria-expanded", String(expanded));
+    };
+    more.addEventListener("click", () => {
+      expanded = !expanded;
+      show();
+    });
+    show();
+    return [textEl, more];
+  }
 
   // Builds one li.msg; user data only ever goes through textContent.
   function buildMessage({ time, sender, text, mine, source }) {
@@ -133,17 +213,31 @@ globalThis.Tuerca = (() => {
     senderEl.className = "sender";
     senderEl.textContent = sender;
 
+    li.append(timeEl, senderEl, ...messageText(text));
+    return li;
+  }
+
+  // Builds one li.system: a line from the page itself ("ana joined"), not a message.
+  function buildSystemLine({ time, text }) {
+    const li = document.createElement("li");
+    li.className = "system";
+
+    const timeEl = document.createElement("time");
+    timeEl.className = "time";
+    timeEl.dateTime = time.toISOString();
+    timeEl.textContent = formatClock(time);
+
     const textEl = document.createElement("span");
     textEl.className = "text";
     textEl.textContent = text;
 
-    li.append(timeEl, senderEl, textEl);
+    li.append(timeEl, " ", textEl);
     return li;
   }
 
   // A capped message list that follows the newest entry until the user scrolls up,
-  // then offers the jump button instead. Returns { add(entry) }; an entry is
-  // { sender, text, mine, time?, source? } (time defaults to now).
+  // then offers the jump button instead. Returns { add(entry), addSystem(text) }; an
+  // entry is { sender, text, mine, time?, source? } (time defaults to now).
   function messageList({
     list,
     empty,
@@ -170,12 +264,20 @@ globalThis.Tuerca = (() => {
       if (!followNewest) list.scrollTop -= before - list.scrollHeight;
     }
 
-    function add(entry) {
-      list.append(buildMessage({ time: new Date(), ...entry }));
+    function append(li) {
+      list.append(li);
       empty.hidden = true;
       trimList();
       if (followNewest) scrollToNewest();
       else jump.hidden = false;
+    }
+
+    function add(entry) {
+      append(buildMessage({ time: new Date(), ...entry }));
+    }
+
+    function addSystem(text) {
+      append(buildSystemLine({ time: new Date(), text }));
     }
 
     list.addEventListener(
@@ -194,7 +296,7 @@ globalThis.Tuerca = (() => {
       if (followNewest) scrollToNewest();
     });
 
-    return { add };
+    return { add, addSystem };
   }
 
   // ---------- composer ----------
@@ -257,14 +359,16 @@ globalThis.Tuerca = (() => {
   // `session` is the open autobahn session, or null while offline. On every
   // (re)connect `topic` is subscribed to onEvent again, and the badge says
   // "connected" once that subscription is in place (a failed subscription of the
-  // still-open session shows on `error`). onClose() runs when a session goes away
-  // (before onChange), onChange() whenever `session` changes. Call open() once.
+  // still-open session shows on `error`). onOpen(session) runs when a session opens
+  // (after onChange); onClose({ final }) when a session goes away or an attempt
+  // failed (before onChange; `final` when the page will not try again by itself);
+  // onChange() whenever `session` changes. Call open() once.
   //
   // autobahn retries by itself when the socket drops, but not after the router said
   // GOODBYE or ABORT (a server restart says GOODBYE wamp.close.system_shutdown); then
   // the page schedules its own reopen, with backoff, unless the router refused us
   // for good (FINAL_CLOSE_REASONS).
-  function connection({ status, topic, onEvent, error, onChange, onClose = () => {} }) {
+  function connection({ status, topic, onEvent, error, onChange, onOpen = () => {}, onClose = () => {} }) {
     const badge = statusBadge(status);
     let conn = null;
     let current = null;
@@ -291,6 +395,7 @@ globalThis.Tuerca = (() => {
           error.show("Could not subscribe: " + describeError(err));
         },
       );
+      onOpen(session);
     }
 
     // The next reopen delay in seconds.
@@ -322,14 +427,16 @@ globalThis.Tuerca = (() => {
       openedAt = 0;
       if (lived >= STABLE_SESSION_MS) reopens = 0;
       current = null;
-      onClose();
-      onChange();
       const routerReason = details && details.reason;
       const why = (details && details.message) || routerReason || reason || "";
+      const final = !(details && details.will_retry) &&
+        (reason === "unsupported" || FINAL_CLOSE_REASONS.has(routerReason));
+      onClose({ final });
+      onChange();
       if (details && details.will_retry) {
         // autobahn retries by itself (the socket dropped or the server is unreachable).
         badge.startCountdown(details.retry_delay, "Connection lost (" + reason + "); trying again");
-      } else if (reason === "unsupported" || FINAL_CLOSE_REASONS.has(routerReason)) {
+      } else if (final) {
         badge.stopCountdown();
         badge.set("disconnected", "disconnected", why ? "Reload the page to retry (" + why + ")" : "");
       } else {
@@ -342,6 +449,7 @@ globalThis.Tuerca = (() => {
     function open() {
       if (typeof autobahn === "undefined") {
         badge.set("disconnected", "disconnected", "/vendor/autobahn.min.js did not load");
+        onClose({ final: true });
         return;
       }
       conn = new autobahn.Connection({
@@ -371,18 +479,30 @@ globalThis.Tuerca = (() => {
   // ---------- a page's topic feed ----------
 
   // What both pages are built around: the #status badge, a message list fed by one
-  // topic, a composer that publishes to that same topic and an error notice.
-  // `ids` names the elements: { list, empty, jump, form, input, send, error }.
+  // topic, a composer that publishes to that same topic, an error notice and the
+  // offline banner above the composer (shown while the page is reconnecting).
+  // `ids` names the elements: { list, empty, jump, form, input, send, error, offline }.
   // readEvent(payload, details) turns an incoming event's first argument (and the
   // autobahn event details: publisher_authrole, ...) into a list entry;
   // outgoing(text) gives { payload, entry }: what to publish and, once the router
   // acknowledged it, how to show it (the router does not echo our own events).
   // onChange() runs after the feed refreshed its send button (session or busy state
-  // changed); onClose() when the session goes away. Returns { session, open() }.
-  function topicFeed({ topic, ids, readEvent, outgoing, onChange = () => {}, onClose = () => {} }) {
+  // changed); onOpen(session) when a session opens, onClose() when it goes away.
+  // Returns { session, open(), announce(text) }; announce adds a line of the page's
+  // own (li.system) to the list.
+  function topicFeed({
+    topic,
+    ids,
+    readEvent,
+    outgoing,
+    onChange = () => {},
+    onOpen = () => {},
+    onClose = () => {},
+  }) {
     const send = byId(ids.send);
     const error = notice(byId(ids.error));
     const messages = messageList({ list: byId(ids.list), empty: byId(ids.empty), jump: byId(ids.jump) });
+    const banner = offlineBanner(byId(ids.offline));
 
     function onEvent(args, _kwargs, details) {
       const payload = Array.isArray(args) ? args[0] : undefined;
@@ -395,7 +515,12 @@ globalThis.Tuerca = (() => {
       onEvent,
       error,
       onChange: refresh,
-      onClose() {
+      onOpen(session) {
+        banner.clear();
+        onOpen(session);
+      },
+      onClose({ final }) {
+        banner.show(final);
         // autobahn never settles requests of a dead session; free the button ourselves.
         publisher.reset();
         onClose();
@@ -428,6 +553,9 @@ globalThis.Tuerca = (() => {
         refresh();
         link.open();
       },
+      announce(text) {
+        messages.addSystem(text);
+      },
     };
   }
 
@@ -436,10 +564,12 @@ globalThis.Tuerca = (() => {
     formatClock,
     isPlainObject,
     stringify,
+    clip,
     describeError,
     statusBadge,
     notice,
     buildMessage,
+    buildSystemLine,
     messageList,
     composer,
     connection,

@@ -65,6 +65,7 @@
       input: "message",
       send: "send",
       error: "publish-error",
+      offline: "publish-offline",
     },
     readEvent: readPushEvent,
     outgoing: (text) => ({

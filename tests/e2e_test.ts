@@ -5,7 +5,10 @@
  * RabbitMQ queue, a server restart, hostile text, the pages over TLS, the queue
  * label that no tab can forge, WAMP v1 WAMP-CRA computed in the page with CryptoJS
  * as AutobahnJS 0.8 does (AutobahnJS 0.8 itself is on no registry this project can
- * reach), and screenshots at desktop and phone widths (written to /screenshots/,
+ * reach), the chat page's who-is-online list (joins, renames, shared nicknames, a
+ * crashed tab, a closed tab, a plain client as "anonymous"), long messages behind
+ * "show more", the offline banner above the composer, the sticky status bar at phone
+ * width, and screenshots at desktop and phone widths (written to /screenshots/,
  * which git ignores).
  *
  * Every server runs in this process on an ephemeral port. Waits are playwright's
@@ -26,11 +29,11 @@
 
 import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHAT_TOPIC, chatApp } from "../chat.ts";
+import { CHAT_TOPIC, chatApp, PRESENCE_TOPIC } from "../chat.ts";
 import { type App, LocalSession, type RunningServer, type ServerOptions, startServer } from "../main.ts";
 import { createPushApp, MESSAGES_TOPIC, pushApp, type PushAppInstance } from "../push.ts";
 import { BRIDGE_ROLE } from "../src/bridge/queue_bridge.ts";
-import { connectV2, RawClient, within } from "./helpers.ts";
+import { connectV2, RawClient, waitUntil, within } from "./helpers.ts";
 import { haveOpenssl, makeCertificate } from "./tls.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -52,6 +55,8 @@ const SCREENSHOT_DIR = new URL("../screenshots/", import.meta.url);
 const DOCS_DIR = new URL("../docs/", import.meta.url);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+/** Where the chat page keeps its nickname (localStorage). */
+const NICK_KEY = "tuerca.nick";
 
 // ---------------------------------------------------------------------------
 // How this file runs: skipped, in a child with every permission, or here.
@@ -103,6 +108,9 @@ interface PageNode {
 interface PageWindow {
   document: PageNode & { documentElement: PageNode; getElementById(id: string): PageNode | null };
   requestAnimationFrame(fn: () => void): void;
+  localStorage: { setItem(key: string, value: string): void };
+  scrollTo(x: number, y: number): void;
+  readonly scrollY: number;
   __pwned?: unknown;
 }
 
@@ -142,10 +150,18 @@ class Harness {
     return server;
   }
 
-  /** Opens `url` in a new tab with a fresh context (`trustAnyCertificate` for the tests' own TLS certificate). */
-  async tab(url: string, viewport = DESKTOP, trustAnyCertificate = false): Promise<Page> {
+  /**
+   * Opens `url` in a new tab with a fresh context (`trustAnyCertificate` for the tests' own TLS
+   * certificate; `nick` is stored as the chat page's nickname before the page loads).
+   */
+  async tab(url: string, viewport = DESKTOP, trustAnyCertificate = false, nick?: string): Promise<Page> {
     const context = await this.browser.newContext({ viewport, ignoreHTTPSErrors: trustAnyCertificate });
     this.#contexts.push(context);
+    if (nick !== undefined) {
+      await context.addInitScript(({ key, value }) => {
+        (globalThis as unknown as PageWindow).localStorage.setItem(key, value);
+      }, { key: NICK_KEY, value: nick });
+    }
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     const name = `tab ${this.#contexts.length}`;
@@ -817,7 +833,302 @@ browserTest(
 );
 
 // ---------------------------------------------------------------------------
-// 7. Screenshots
+// 7. Who is online, long messages, the offline banner, the sticky bar
+
+/** The chat page's who-is-online list as shown, one string per chip: "ana ×2 (you)" (runs in the page). */
+function readOnline(): string[] {
+  const doc = (globalThis as unknown as PageWindow).document;
+  return Array.from(doc.querySelectorAll("#online > li"), (li) => li.textContent ?? "");
+}
+
+/** The chat feed's own lines ("ana joined"), in order (runs in the page). */
+function readSystemLines(): string[] {
+  const doc = (globalThis as unknown as PageWindow).document;
+  return Array.from(doc.querySelectorAll("#chat-messages > li.system .text"), (el) => el.textContent ?? "");
+}
+
+/** Waits until the who-is-online list shows exactly `want`, in order. */
+async function waitForOnline(page: Page, want: string[], what: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (wanted) => {
+        const doc = (globalThis as unknown as PageWindow).document;
+        const got = Array.from(doc.querySelectorAll("#online > li"), (li) => li.textContent ?? "");
+        return JSON.stringify(got) === wanted;
+      },
+      JSON.stringify(want),
+      { timeout: WAIT_MS },
+    );
+  } catch (e) {
+    const got = await page.evaluate(readOnline).catch(() => "(unreadable)");
+    throw new Error(
+      `${what}: expected online ${JSON.stringify(want)}, the page shows ${JSON.stringify(got)}`,
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/** Waits until the feed's own lines are exactly `want`, in order. */
+async function waitForSystemLines(page: Page, want: string[], what: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (wanted) => {
+        const doc = (globalThis as unknown as PageWindow).document;
+        const got = Array.from(
+          doc.querySelectorAll("#chat-messages > li.system .text"),
+          (el) => el.textContent ?? "",
+        );
+        return JSON.stringify(got) === wanted;
+      },
+      JSON.stringify(want),
+      { timeout: WAIT_MS },
+    );
+  } catch (e) {
+    const got = await page.evaluate(readSystemLines).catch(() => "(unreadable)");
+    throw new Error(
+      `${what}: expected feed lines ${JSON.stringify(want)}, the page shows ${JSON.stringify(got)}`,
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/** Waits until the tab's roll call is over: from now on a new session is announced as a join. */
+async function waitRollCallDone(page: Page): Promise<void> {
+  await page.locator('#online[data-roll-call="done"]').waitFor({ state: "attached", timeout: WAIT_MS });
+}
+
+/** Opens a chat tab with `nick` and waits until it is connected. */
+async function chatTab(h: Harness, server: RunningServer, nick: string, viewport = DESKTOP): Promise<Page> {
+  const page = await h.tab(server.url, viewport, false, nick);
+  await waitBadge(page, "connected");
+  return page;
+}
+
+browserTest(
+  "e2e presence: three tabs list each other; a rename; two tabs with one nickname show once with ×2",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const a = await chatTab(h, server, "ana");
+    const b = await chatTab(h, server, "bruno");
+    const c = await chatTab(h, server, "carla");
+    await waitForOnline(a, ["ana (you)", "bruno", "carla"], "A");
+    await waitForOnline(b, ["ana", "bruno (you)", "carla"], "B");
+    await waitForOnline(c, ["ana", "bruno", "carla (you)"], "C");
+    // Joins are announced to those already there; a newcomer's roll call is not, nor oneself.
+    await waitForSystemLines(a, ["bruno joined", "carla joined"], "A");
+    await waitForSystemLines(b, ["carla joined"], "B");
+    assert.deepEqual(await c.evaluate(readSystemLines), [], "C: the roll call it received is not announced");
+    assert.equal(await a.locator("#chat-messages > li.msg").count(), 0, "announcements are not messages");
+    assert.ok(await a.locator("#chat-empty").isHidden(), "the first announcement hides the empty state");
+
+    // B renames: the others show the new nick and say so.
+    await b.fill("#nick", "bruna");
+    await waitForOnline(b, ["ana", "bruna (you)", "carla"], "B after its rename");
+    await waitForOnline(a, ["ana (you)", "bruna", "carla"], "A after B's rename");
+    await waitForOnline(c, ["ana", "bruna", "carla (you)"], "C after B's rename");
+    await waitForSystemLines(a, ["bruno joined", "carla joined", "bruno is now bruna"], "A");
+    await waitForSystemLines(b, ["carla joined"], "B does not announce itself");
+
+    // A second "ana": one chip with ×2; renaming one of them counts down and up.
+    const d = await chatTab(h, server, "ana");
+    await waitForOnline(a, ["ana ×2 (you)", "bruna", "carla"], "A with a second ana");
+    await waitForOnline(d, ["ana ×2 (you)", "bruna", "carla"], "D");
+    await waitForOnline(b, ["ana ×2", "bruna (you)", "carla"], "B with two anas");
+    await waitForSystemLines(c, ["bruno is now bruna", "ana joined"], "C");
+    await d.fill("#nick", "carla");
+    await waitForOnline(a, ["ana (you)", "bruna", "carla ×2"], "A after D became carla");
+    await waitForOnline(c, ["ana", "bruna", "carla ×2 (you)"], "C after D became carla");
+    await waitForSystemLines(b, ["carla joined", "ana joined", "ana is now carla"], "B");
+  },
+);
+
+browserTest(
+  "e2e presence: a crashed tab, a closed tab and a plain WebSocket client (anonymous) leave the list",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const a = await chatTab(h, server, "ana");
+    const b = await chatTab(h, server, "bruno");
+    const c = await chatTab(h, server, "carla");
+    await waitForOnline(a, ["ana (you)", "bruno", "carla"], "A");
+    await waitForOnline(b, ["ana", "bruno (you)", "carla"], "B");
+    await waitForOnline(c, ["ana", "bruno", "carla (you)"], "C");
+
+    // C's renderer dies: no GOODBYE, no beforeunload, the socket just drops.
+    const sessionsBefore = server.router.sessionCount;
+    const crashed = new Promise<void>((resolve) => c.once("crash", () => resolve()));
+    const cdp = await c.context().newCDPSession(c);
+    // Never answered (the page is gone), and awaiting it stalls playwright: wait for the crash instead.
+    cdp.send("Page.crash").catch(() => {});
+    await within(crashed, "tab C's renderer to crash", WAIT_MS);
+    await waitUntil(
+      () => server.router.sessionCount < sessionsBefore,
+      "the server to see C's socket drop",
+      WAIT_MS,
+    );
+    await waitForOnline(a, ["ana (you)", "bruno"], "A after C crashed");
+    await waitForOnline(b, ["ana", "bruno (you)"], "B after C crashed");
+    await waitForSystemLines(a, ["bruno joined", "carla joined", "carla left"], "A");
+    await waitForSystemLines(b, ["carla joined", "carla left"], "B");
+
+    // A plain (no subprotocol) client appears as "anonymous", and leaves when it closes.
+    for (const page of [a, b]) await waitRollCallDone(page);
+    const plain = await RawClient.open(plainUrl(server));
+    try {
+      await waitForOnline(a, ["ana (you)", "anonymous", "bruno"], "A with a plain client");
+      await waitForOnline(b, ["ana", "anonymous", "bruno (you)"], "B with a plain client");
+      await waitForSystemLines(b, ["carla joined", "carla left", "anonymous joined"], "B");
+    } finally {
+      await plain.close();
+    }
+    await waitForOnline(a, ["ana (you)", "bruno"], "A after the plain client closed");
+    await waitForSystemLines(b, ["carla joined", "carla left", "anonymous joined", "anonymous left"], "B");
+
+    // Malformed presence is ignored; a long nick is cut to 32; markup stays text; no publisher, no entry.
+    const odd = new LocalSession(server.router);
+    const hostileNick = `<img src=x onerror=alert(9)>${"x".repeat(40)}`;
+    try {
+      for (const payload of ["just text", null, 42, [], { nick: 42 }, { nick: "   " }, { text: "no nick" }]) {
+        odd.publish(PRESENCE_TOPIC, [payload], undefined, { disclose: true });
+      }
+      odd.publish(PRESENCE_TOPIC, [{ nick: "ghost" }]); // undisclosed: no session to list it under
+      odd.publish(PRESENCE_TOPIC, [{ nick: hostileNick }], undefined, { disclose: true });
+      await waitForOnline(a, [hostileNick.slice(0, 32), "ana (you)", "bruno"], "A with an odd session");
+      await assertInert(a, "A's online list");
+    } finally {
+      odd.close();
+    }
+    await waitForOnline(a, ["ana (you)", "bruno"], "A after the odd session left");
+
+    // B's tab is closed (without running beforeunload).
+    await b.close();
+    await waitForOnline(a, ["ana (you)"], "A after B closed");
+    await waitForSystemLines(
+      a,
+      [
+        "bruno joined",
+        "carla joined",
+        "carla left",
+        "anonymous joined",
+        "anonymous left",
+        `${hostileNick.slice(0, 32)} joined`,
+        `${hostileNick.slice(0, 32)} left`,
+        "bruno left",
+      ],
+      "A",
+    );
+  },
+);
+
+browserTest(
+  "e2e long message: collapsed behind 'show more', expands and collapses by button and keyboard",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const a = await chatTab(h, server, "ana");
+    const long = Array.from({ length: 120 }, (_, i) => `word${String(i).padStart(4, "0")} `).join("").slice(
+      0,
+      1000,
+    );
+    assert.equal(long.length, 1000);
+    const local = new LocalSession(server.router);
+    try {
+      local.publish(CHAT_TOPIC, [{ nick: "bruno", text: long, ts: Date.now() }]);
+      local.publish(CHAT_TOPIC, [{ nick: "bruno", text: "short one", ts: Date.now() }]);
+    } finally {
+      local.close();
+    }
+    const first = a.locator("#chat-messages > li.msg").nth(0);
+    await a.locator("#chat-messages > li.msg").nth(1).waitFor();
+    const more = first.locator("button.more");
+    const text = first.locator(".text");
+    assert.equal(await more.textContent(), "show more");
+    assert.equal(await more.getAttribute("aria-expanded"), "false");
+    const collapsed = (await text.textContent()) ?? "";
+    assert.ok(
+      collapsed.length < 700 && collapsed.length >= 500,
+      `collapsed to ${collapsed.length} characters`,
+    );
+    assert.ok(long.startsWith(collapsed.slice(0, -1).trimEnd()), "the collapsed text is the message's start");
+    assert.ok(collapsed.endsWith("…"), "and says that it goes on");
+    assert.equal(await a.locator("#chat-messages > li.msg").nth(1).locator("button.more").count(), 0);
+
+    await more.click();
+    assert.equal(await text.textContent(), long, "expanded: the whole text");
+    assert.equal(await more.textContent(), "show less");
+    assert.equal(await more.getAttribute("aria-expanded"), "true");
+    await more.focus();
+    await a.keyboard.press("Enter");
+    assert.equal(await text.textContent(), collapsed, "Enter on the button collapses it again");
+    await a.keyboard.press("Space");
+    assert.equal(await text.textContent(), long, "and Space expands it");
+
+    // One's own long message is collapsed too.
+    await say(a, "chat-input", long);
+    await a.locator("#chat-messages > li.msg.mine button.more").waitFor();
+    assert.equal(await a.locator("#chat-messages > li.msg.mine .text").textContent(), collapsed);
+  },
+);
+
+browserTest("e2e offline banner: above the composer while reconnecting, gone once connected", async (h) => {
+  const first = await h.serve(chatApp);
+  const port = first.port;
+  const a = await chatTab(h, first, "ana", PHONE);
+  const banner = a.locator("#chat-offline");
+  assert.ok(await banner.isHidden(), "no banner while connected");
+
+  await first.close();
+  await banner.waitFor({ state: "visible" });
+  assert.match((await banner.textContent()) ?? "", /Reconnecting/);
+  assert.ok(await a.locator("#chat-send").isDisabled(), "no sending while offline");
+  const [bannerBox, formBox] = [await banner.boundingBox(), await a.locator("#chat-form").boundingBox()];
+  assert.ok(bannerBox !== null && formBox !== null);
+  assert.ok(bannerBox.y + bannerBox.height <= formBox.y, "the banner is above the composer");
+  assert.ok(formBox.y - (bannerBox.y + bannerBox.height) < 24, "right above it");
+  await a.focus("#chat-input");
+  const inView = await banner.evaluate((el) => {
+    const r = (el as unknown as { getBoundingClientRect(): { top: number; bottom: number } })
+      .getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= (globalThis as unknown as { innerHeight: number }).innerHeight;
+  });
+  assert.ok(inView, "with the input focused, the banner is on screen");
+
+  const second = await h.serve(chatApp, { port });
+  assert.equal(second.port, port, "the new server listens on the same port");
+  await waitBadge(a, "connected");
+  await banner.waitFor({ state: "hidden" });
+  await waitForOnline(a, ["ana (you)"], "A after the restart");
+});
+
+browserTest(
+  "e2e sticky bar: at phone width the connection badge stays in view as the page scrolls",
+  async (h) => {
+    const chat = await h.serve(chatApp);
+    const push = await h.serve(pushApp);
+    for (const url of [chat.url, push.url]) {
+      const page = await h.tab(url, PHONE);
+      await waitBadge(page, "connected");
+      await page.evaluate(() => {
+        const w = globalThis as unknown as PageWindow;
+        w.scrollTo(0, w.document.documentElement.scrollHeight);
+      });
+      await settleFrames(page);
+      const scrolled = await page.evaluate(() => (globalThis as unknown as PageWindow).scrollY);
+      assert.ok(scrolled > 0, `${url}: the page scrolls at phone height (scrollY ${scrolled})`);
+      const box = await page.locator("#status").boundingBox();
+      assert.ok(box !== null, "the badge is rendered");
+      assert.ok(
+        box.y >= 0 && box.y + box.height <= PHONE.height,
+        `${url}: the badge is in view (y ${box.y})`,
+      );
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------
+// 8. Screenshots
 
 /** Takes the page at desktop and phone widths, light and dark, into /screenshots/. */
 async function screenshots(page: Page, name: string): Promise<void> {
@@ -873,25 +1184,33 @@ browserTest("e2e screenshots: both pages with a few messages, at desktop and pho
   await waitForText(page, "area-result", "16 m²");
   await screenshots(page, "push");
 
+  const TEXTS = ["Morning! Is the deploy done?", "Yes, ten minutes ago. All green."];
   const chat = await h.serve(chatApp);
   const tab = await h.tab(chat.url);
   await waitBadge(tab, "connected");
   await tab.fill("#nick", "ana");
-  const chatLocal = new LocalSession(chat.router);
+  // Two more people in the room, present as any chat client is (chat.presence, disclosed).
+  const people = ["bruno", "carla"].map((nick) => {
+    const local = new LocalSession(chat.router);
+    local.publish(PRESENCE_TOPIC, [{ nick }], undefined, { disclose: true });
+    return { nick, local };
+  });
   const plain = await RawClient.open(plainUrl(chat));
   try {
+    await tab.locator("#online li").nth(3).waitFor({ timeout: WAIT_MS });
     const ts = Date.now();
-    chatLocal.publish(CHAT_TOPIC, [{ nick: "bruno", text: "Morning! Is the deploy done?", ts }]);
-    chatLocal.publish(CHAT_TOPIC, [{ nick: "carla", text: "Yes, ten minutes ago. All green.", ts }]);
+    for (const [{ nick, local }, text] of people.map((p, i) => [p, TEXTS[i]] as const)) {
+      local.publish(CHAT_TOPIC, [{ nick, text, ts }]);
+    }
     await tab.locator("#chat-messages > li.msg").nth(1).waitFor();
     await say(tab, "chat-input", "Great, thanks both!");
     plain.send("hello from the old tutorial page");
     await tab.locator("#chat-messages > li.msg").nth(3).waitFor();
+    await screenshots(tab, "chat");
   } finally {
-    chatLocal.close();
+    for (const { local } of people) local.close();
     await plain.close();
   }
-  await screenshots(tab, "chat");
 
   if (Deno.env.get("UPDATE_DOCS_SCREENSHOTS") === "1") {
     await Deno.mkdir(DOCS_DIR, { recursive: true });
