@@ -745,10 +745,13 @@ const v1 = (generator: string, frames: Frame[], expect?: RegExp): Case => ({
   expect,
 });
 
-/** Whether a v1 topic is usable: the loose URI rule, at most 512 characters, outside `wamp.`. */
-function usableTopic(topic: unknown): boolean {
+/**
+ * Whether a v1 topic is usable: the loose URI rule, at most 512 characters, and
+ * outside `wamp.` for a publish (the meta events may be subscribed to).
+ */
+function usableTopic(topic: unknown, publish: boolean): boolean {
   return typeof topic === "string" && topic.length <= 512 && /^[^\s.#]+(\.[^\s.#]+)*$/u.test(topic) &&
-    !topic.startsWith("wamp.");
+    !(publish && topic.startsWith("wamp."));
 }
 
 const isStringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
@@ -771,9 +774,9 @@ function expectV1(text: string): RegExp {
       return V1_CALL_ANSWERED;
     case 5:
     case 6:
-      return m.length === 2 && usableTopic(m[1]) ? V1_QUIET : V1_INVALID;
+      return m.length === 2 && usableTopic(m[1], false) ? V1_QUIET : V1_INVALID;
     case 7: {
-      if (m.length < 3 || m.length > 5 || !usableTopic(m[1])) return V1_INVALID;
+      if (m.length < 3 || m.length > 5 || !usableTopic(m[1], true)) return V1_INVALID;
       if (m.length === 4 && typeof m[3] === "boolean") return V1_QUIET;
       if (m.length >= 4 && !isStringList(m[3])) return V1_INVALID;
       if (m.length === 5 && !isStringList(m[4])) return V1_INVALID;
