@@ -27,24 +27,20 @@
 import assert from "node:assert/strict";
 import { Registration } from "../src/realm/dealer.ts";
 import type { Participant } from "../src/realm/participant.ts";
-import { LocalSession, type RunningServer, type ServerOptions } from "../main.ts";
-import { AREA_PROCEDURE, pushApp } from "../push.ts";
+import type { ServerOptions } from "../main.ts";
+import { AREA_PROCEDURE } from "../push.ts";
 import type { Permission } from "../src/auth/authorizer.ts";
 import {
   ask,
+  assertNothingQueued,
   type AutobahnSession,
-  backToBaseline,
-  connectV2,
-  footprint,
   RawClient,
   rawRegister,
   rawSubscribe,
-  rawV1,
-  rawV2,
   rid,
-  startTestServer,
-  type V2Client,
+  type TestClients,
   waitUntil,
+  withCleanServer,
   within,
 } from "./helpers.ts";
 
@@ -52,7 +48,7 @@ import {
 // Message types and error URIs
 
 const HELLO = 1, WELCOME = 2, ERROR = 8, PUBLISH = 16, PUBLISHED = 17;
-const SUBSCRIBE = 32, SUBSCRIBED = 33, UNSUBSCRIBE = 34, EVENT = 36;
+const SUBSCRIBE = 32, SUBSCRIBED = 33, EVENT = 36;
 const CALL = 48, RESULT = 50, REGISTER = 64, REGISTERED = 65, UNREGISTER = 66, UNREGISTERED = 67;
 const INVOCATION = 68, INTERRUPT = 69, YIELD = 70;
 /** v1 message types. */
@@ -66,9 +62,6 @@ const NOT_AUTHORIZED = "wamp.error.not_authorized";
 const CANCELED = "wamp.error.canceled";
 const TIMEOUT = "wamp.error.timeout";
 
-/** A subscription id the broker never hands out (its ids count up from 1). */
-const NEVER_AN_ID = 2 ** 53;
-
 type Frame = unknown[];
 type Dict = Record<string, unknown>;
 
@@ -78,75 +71,9 @@ const NO_CANCELING_ROLES: Dict = { caller: {}, callee: {}, publisher: {}, subscr
 // ---------------------------------------------------------------------------
 // The scenario: a fresh server, clients closed at the end, the router back to its baseline
 
-/** A raw v2 session after HELLO/WELCOME. */
-interface Raw {
-  client: RawClient;
-  session: number;
-}
-
-interface Ctx {
-  server: RunningServer;
-  /** A raw v2 session (default roles announce call canceling), closed at the end. */
-  v2(roles?: Dict): Promise<Raw>;
-  /** A raw v1 session, closed at the end. */
-  v1(): Promise<{ client: RawClient; session: string }>;
-  /** An autobahn-browser session, closed at the end. */
-  autobahn(): Promise<V2Client>;
-  /** A server-side session, closed at the end. */
-  local(): LocalSession;
-}
-
-/**
- * Runs `fn` against a push server started with `options`; closes every client,
- * then checks that the router holds exactly what it held before the test (nothing
- * pending either), then stops the server.
- */
-async function scenario(fn: (ctx: Ctx) => Promise<void>, options: ServerOptions = {}): Promise<void> {
-  const server = await startTestServer(pushApp, options);
-  const clients: RawClient[] = [];
-  const autobahns: V2Client[] = [];
-  const locals: LocalSession[] = [];
-  try {
-    const baseline = footprint(server);
-    assert.equal(baseline.pendingCalls, 0);
-    await fn({
-      server,
-      async v2(roles?: Dict) {
-        const s = await rawV2(server.wsUrl, "realm1", roles);
-        clients.push(s.client);
-        return s;
-      },
-      async v1() {
-        const s = await rawV1(server.wsUrl);
-        clients.push(s.client);
-        return s;
-      },
-      async autobahn() {
-        const c = await connectV2(server.wsUrl);
-        autobahns.push(c);
-        return c;
-      },
-      local() {
-        const l = new LocalSession(server.router);
-        locals.push(l);
-        return l;
-      },
-    });
-    for (const c of clients.splice(0)) await c.close();
-    for (const c of autobahns.splice(0)) await c.close();
-    for (const l of locals.splice(0)) l.close();
-    await backToBaseline(server, baseline, "the router to release everything the test's sessions held");
-  } finally {
-    for (const c of clients) await c.close().catch(() => {});
-    for (const c of autobahns) await c.close().catch(() => {});
-    for (const l of locals) l.close();
-    await server.close();
-  }
-}
-
-/** A test run as a {@link scenario}. */
-function test(name: string, fn: (ctx: Ctx) => Promise<void>, options: ServerOptions = {}): void {
-  Deno.test(name, () => scenario(fn, options));
+/** A test against a fresh push server, every client closed and the router back to its baseline after (withCleanServer). */
+function test(name: string, fn: (ctx: TestClients) => Promise<void>, options: ServerOptions = {}): void {
+  Deno.test(name, () => withCleanServer(options, fn));
 }
 
 // ---------------------------------------------------------------------------
@@ -157,18 +84,6 @@ async function next(c: RawClient, what: string): Promise<Frame> {
   const f = await c.next(what);
   assert.ok(Array.isArray(f), `expected a WAMP message for ${what}, got ${JSON.stringify(f)}`);
   return f;
-}
-
-/** Barrier: sends a request that changes nothing and checks that the very next frame is its reply. */
-async function assertNothingQueued(c: RawClient, context: string): Promise<void> {
-  const r = rid();
-  c.send([UNSUBSCRIBE, r, NEVER_AN_ID]);
-  const f = await next(c, `the ping reply (${context})`);
-  assert.deepEqual(
-    f.slice(0, 5),
-    [ERROR, UNSUBSCRIBE, r, {}, "wamp.error.no_such_subscription"],
-    `${context}: expected nothing before the ping reply, got ${JSON.stringify(f)}`,
-  );
 }
 
 /** v1 barrier: a CALL of areaCuadrado(1, 1) whose CALLRESULT must be the very next frame. */

@@ -9,7 +9,7 @@
 import "./quiet_autobahn.ts";
 import assert from "node:assert/strict";
 import autobahn from "autobahn-browser";
-import { type App, type RunningServer, type ServerOptions, startServer } from "../main.ts";
+import { type App, LocalSession, type RunningServer, type ServerOptions, startServer } from "../main.ts";
 import { pushApp } from "../push.ts";
 
 export { autobahn };
@@ -190,6 +190,25 @@ export async function rawRegister(client: RawClient, procedure: string): Promise
   return reply[2] as number;
 }
 
+/** A subscription id no router hands out (they count up from 1). */
+const NEVER_AN_ID = 2 ** 53;
+
+/**
+ * Barrier for a raw v2 client: asks something that changes nothing (UNSUBSCRIBE of
+ * an id that never exists) and checks that its answer is the very next frame, so
+ * nothing else was queued for the client before it. This is how a test shows that
+ * something was NOT sent, without sleeping.
+ */
+export async function assertNothingQueued(client: RawClient, context: string): Promise<void> {
+  const r = rid();
+  const reply = await ask(client, [34, r, NEVER_AN_ID]);
+  assert.deepEqual(
+    reply.slice(0, 5),
+    [8, 34, r, {}, "wamp.error.no_such_subscription"],
+    `${context}: expected nothing before the barrier's answer, got ${JSON.stringify(reply)}`,
+  );
+}
+
 /** Opens a raw WAMP v2 socket and completes the HELLO/WELCOME handshake; returns the session id too. */
 export async function rawV2(url: string, realm = "realm1", roles: Record<string, unknown> = {
   caller: {},
@@ -222,6 +241,89 @@ export async function withServer(
   try {
     await fn(server);
   } finally {
+    await server.close();
+  }
+}
+
+/**
+ * The clients one test opens, each closed at its end. The methods are bound, so a
+ * test may destructure them (`async ({ v2, v1 }) => ...`).
+ */
+export class TestClients {
+  #raw: RawClient[] = [];
+  #autobahn: V2Client[] = [];
+  #local: LocalSession[] = [];
+
+  /** Clients of `server`. */
+  constructor(readonly server: RunningServer) {}
+
+  /** A raw v2 session (anonymous, with `roles` in HELLO when given). */
+  v2 = async (roles?: Record<string, unknown>): Promise<{ client: RawClient; session: number }> =>
+    this.#keep(await rawV2(this.server.wsUrl, "realm1", roles));
+
+  /** A raw v1 session. */
+  v1 = async (): Promise<{ client: RawClient; session: string }> =>
+    this.#keep(await rawV1(this.server.wsUrl));
+
+  /** An autobahn-browser session. */
+  autobahn = async (): Promise<V2Client> => {
+    const c = await connectV2(this.server.wsUrl);
+    this.#autobahn.push(c);
+    return c;
+  };
+
+  /** A server-side session. */
+  local = (): LocalSession => {
+    const l = new LocalSession(this.server.router);
+    this.#local.push(l);
+    return l;
+  };
+
+  /** Closes `client` with the others at the end. */
+  track = (client: RawClient): RawClient => {
+    this.#raw.push(client);
+    return client;
+  };
+
+  /** Closes every client; a client that fails to close fails the test. */
+  async close(): Promise<void> {
+    for (const c of this.#autobahn.splice(0)) await c.close();
+    for (const c of this.#raw.splice(0)) await c.close();
+    for (const l of this.#local.splice(0)) l.close();
+  }
+
+  /** Closes whatever is left, ignoring failures (for a test that already failed). */
+  async abandon(): Promise<void> {
+    for (const c of this.#autobahn.splice(0)) await c.close().catch(() => {});
+    for (const c of this.#raw.splice(0)) await c.close().catch(() => {});
+    for (const l of this.#local.splice(0)) l.close();
+  }
+
+  #keep<T extends { client: RawClient }>(s: T): T {
+    this.#raw.push(s.client);
+    return s;
+  }
+}
+
+/**
+ * Runs `fn` against a fresh server (`app`, default the push app, with `options`):
+ * closes every client it opened, checks that the router holds exactly what it held
+ * before them (nothing pending, no session left behind), and stops the server.
+ */
+export async function withCleanServer(
+  options: ServerOptions,
+  fn: (clients: TestClients) => Promise<void>,
+  app: App = pushApp,
+): Promise<void> {
+  const server = await startTestServer(app, options);
+  const clients = new TestClients(server);
+  try {
+    const baseline = footprint(server);
+    await fn(clients);
+    await clients.close();
+    await backToBaseline(server, baseline, "the router to release everything the test's sessions held");
+  } finally {
+    await clients.abandon();
     await server.close();
   }
 }

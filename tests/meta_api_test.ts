@@ -19,21 +19,18 @@
 
 import assert from "node:assert/strict";
 import type { RunningServer, ServerOptions } from "../main.ts";
-import { AREA_PROCEDURE, pushApp } from "../push.ts";
+import { AREA_PROCEDURE } from "../push.ts";
 import type { RealmDefinition } from "../src/auth/authorizer.ts";
 import {
   ask,
-  backToBaseline,
-  connectV2,
+  assertNothingQueued,
   Events,
   footprint,
   RawClient,
   rawSubscribe,
-  rawV1,
-  rawV2,
   rid,
-  startTestServer,
   type V2Client,
+  withCleanServer,
   within,
 } from "./helpers.ts";
 
@@ -105,6 +102,7 @@ interface Raw2 {
   session: number;
 }
 
+/** The test's clients (see {@link TestClients}), plus ticket sessions and v1 ids as numbers. */
 interface Ctx {
   server: RunningServer;
   /** An anonymous raw v2 session, closed at the end. */
@@ -117,27 +115,20 @@ interface Ctx {
   autobahn(): Promise<V2Client>;
 }
 
-/**
- * Runs `fn` against a push server with `options`; closes every client, checks the
- * router is back to what it held before any client existed, then stops the server.
- */
+/** A test body run by {@link withCleanServer} against a push server with `options`. */
 function scenario(fn: (ctx: Ctx) => Promise<void>, options: ServerOptions = {}): () => Promise<void> {
-  return async () => {
-    const server = await startTestServer(pushApp, options);
-    const raws: RawClient[] = [];
-    const clients: V2Client[] = [];
-    try {
-      const baseline = footprint(server);
-      await fn({
-        server,
-        async v2() {
-          const s = await rawV2(server.wsUrl);
-          raws.push(s.client);
-          return s;
+  return () =>
+    withCleanServer(options, (clients) =>
+      fn({
+        server: clients.server,
+        v2: () => clients.v2(),
+        autobahn: clients.autobahn,
+        async v1() {
+          const s = await clients.v1();
+          return { client: s.client, session: Number(s.session) };
         },
         async ticket(authid, ticket) {
-          const client = await RawClient.open(server.wsUrl, "wamp.2.json");
-          raws.push(client);
+          const client = clients.track(await RawClient.open(clients.server.wsUrl, "wamp.2.json"));
           client.send([HELLO, "realm1", {
             roles: { caller: {}, callee: {}, publisher: {}, subscriber: {} },
             authmethods: ["ticket"],
@@ -149,26 +140,7 @@ function scenario(fn: (ctx: Ctx) => Promise<void>, options: ServerOptions = {}):
           assert.equal(welcome[0], WELCOME, `expected WELCOME, got ${JSON.stringify(welcome)}`);
           return { client, session: welcome[1] as number };
         },
-        async v1() {
-          const s = await rawV1(server.wsUrl);
-          raws.push(s.client);
-          return { client: s.client, session: Number(s.session) };
-        },
-        async autobahn() {
-          const c = await connectV2(server.wsUrl);
-          clients.push(c);
-          return c;
-        },
-      });
-      for (const c of clients.splice(0)) await c.close();
-      for (const c of raws.splice(0)) await c.close();
-      await backToBaseline(server, baseline, "the router to release every session of the scenario");
-    } finally {
-      for (const c of clients) await c.close().catch(() => {});
-      for (const c of raws) await c.close().catch(() => {});
-      await server.close();
-    }
-  };
+      }));
 }
 
 // ---------------------------------------------------------------------------
@@ -240,17 +212,6 @@ async function unsubscribe(c: RawClient, subscription: number): Promise<void> {
 /** Adds a testament by CALL; the answer must be RESULT. */
 async function addTestament(c: RawClient, args: unknown[], kwargs?: Dict): Promise<void> {
   assert.equal(await call(c, "wamp.session.add_testament", args, kwargs), null);
-}
-
-/** Asserts the router has nothing queued for `c` (see the module doc). */
-async function nothingQueued(c: RawClient, context: string): Promise<void> {
-  const r = rid();
-  const reply = await ask(c, [UNSUBSCRIBE, r, NEVER_AN_ID]);
-  assert.deepEqual(
-    reply.slice(0, 5),
-    [ERROR, UNSUBSCRIBE, r, {}, NO_SUCH_SUBSCRIPTION],
-    `${context}: expected nothing before the ping's answer, got ${JSON.stringify(reply)}`,
-  );
 }
 
 /** The next frame, an EVENT on `subscription`; returns its args and kwargs. */
@@ -375,14 +336,14 @@ Deno.test(
     assert.deepEqual((await nextEvent(observer.client, sub, "on_join of the v2 joiner")).args, [
       v2Details(joiner.session),
     ]);
-    await nothingQueued(joiner.client, "the joiner after joining");
+    await assertNothingQueued(joiner.client, "the joiner after joining");
 
     const old = await v1();
     assert.deepEqual((await nextEvent(observer.client, sub, "on_join of the v1 joiner")).args, [{
       ...v2Details(old.session),
       transport: { protocol: "wamp" },
     }]);
-    await nothingQueued(observer.client, "one on_join per join");
+    await assertNothingQueued(observer.client, "one on_join per join");
   }),
 );
 
@@ -430,7 +391,7 @@ Deno.test(
       (await nextEvent(observer.client, sub, "on_leave of a v1 session")).args,
       [old.session, String(old.session), "anonymous"],
     );
-    await nothingQueued(observer.client, "one on_leave per leave");
+    await assertNothingQueued(observer.client, "one on_leave per leave");
   }),
 );
 
@@ -507,7 +468,7 @@ Deno.test(
       NOT_AUTHORIZED,
     );
     await callFails(killer.client, "wamp.session.kill_by_authrole", ["anonymous"], {}, NOT_AUTHORIZED);
-    await nothingQueued(target.client, "the target was not killed");
+    await assertNothingQueued(target.client, "the target was not killed");
     assert.equal(await call(killer.client, "wamp.session.count"), 3);
   }),
 );
@@ -562,7 +523,7 @@ Deno.test(
       { reason: "a b" },
       INVALID_URI,
     );
-    await nothingQueued(target.client, "the target survived the refused kills");
+    await assertNothingQueued(target.client, "the target survived the refused kills");
     assert.equal(await call(killer.client, "wamp.session.count"), 3);
 
     assert.equal(await call(killer.client, "wamp.session.kill", [target.session]), null);
@@ -628,7 +589,7 @@ Deno.test(
       [a.session, b.session, old.session].sort(),
     );
     for (const args of left) assert.deepEqual(args.slice(1), [String(args[0]), "anonymous"]);
-    await nothingQueued(joe.client, "three on_leave, nothing more");
+    await assertNothingQueued(joe.client, "three on_leave, nothing more");
     // The caller, joe and the push app remain.
     assert.deepEqual(
       sorted(await call(killer.client, "wamp.session.list")),
@@ -653,7 +614,7 @@ Deno.test(
       assert.deepEqual(await joe.client.next("GOODBYE"), [GOODBYE, {}, "com.example.nojoe"]);
       assert.equal((await answerGoodbye(joe.client)).code, 1000);
     }
-    await nothingQueued(bystander.client, "the bystander was not killed");
+    await assertNothingQueued(bystander.client, "the bystander was not killed");
     // An anonymous session's authid is its session id; the caller's own is spared.
     assert.equal(await call(killer.client, "wamp.session.kill_by_authid", [String(killer.session)]), 0);
     assert.equal(await call(killer.client, "wamp.session.kill_by_authid", [String(bystander.session)]), 1);
@@ -672,7 +633,7 @@ Deno.test(
   scenario(async ({ v2 }) => {
     const observer = await v2();
     const watched = await watch(observer.client, SUBSCRIPTION_EVENTS);
-    await nothingQueued(observer.client, "subscribing to wamp. topics raises no meta events");
+    await assertNothingQueued(observer.client, "subscribing to wamp. topics raises no meta events");
     const a = await v2();
     const b = await v2();
     const topic = "com.example.fresh";
@@ -694,21 +655,21 @@ Deno.test(
       a.session,
       id,
     ]]);
-    await nothingQueued(observer.client, "after the first subscriber");
+    await assertNothingQueued(observer.client, "after the first subscriber");
 
     assert.equal(await subscribe(b.client, topic), id);
     assert.deepEqual(await nextMeta(observer.client, watched, "on_subscribe of the second"), [
       SUB_ON_SUBSCRIBE,
       [b.session, id],
     ]);
-    await nothingQueued(observer.client, "a second subscriber gives only on_subscribe");
+    await assertNothingQueued(observer.client, "a second subscriber gives only on_subscribe");
 
     await unsubscribe(b.client, id);
     assert.deepEqual(await nextMeta(observer.client, watched, "on_unsubscribe of the second"), [
       SUB_ON_UNSUBSCRIBE,
       [b.session, id],
     ]);
-    await nothingQueued(observer.client, "the subscription still has a subscriber: no on_delete");
+    await assertNothingQueued(observer.client, "the subscription still has a subscriber: no on_delete");
 
     await unsubscribe(a.client, id);
     assert.deepEqual(await nextMeta(observer.client, watched, "on_unsubscribe"), [SUB_ON_UNSUBSCRIBE, [
@@ -735,7 +696,7 @@ Deno.test(
       a.session,
       p,
     ]]);
-    await nothingQueued(observer.client, "nothing more");
+    await assertNothingQueued(observer.client, "nothing more");
   }),
 );
 
@@ -747,10 +708,10 @@ Deno.test(
     const watchedA = await watch(a.client, [SUB_ON_SUBSCRIBE]);
     const watchedB = await watch(b.client, [SUB_ON_SUBSCRIBE]);
     const id = await subscribe(a.client, "com.example.self");
-    await nothingQueued(a.client, "a's own on_subscribe");
+    await assertNothingQueued(a.client, "a's own on_subscribe");
     assert.deepEqual(await nextMeta(b.client, watchedB, "b hears of a"), [SUB_ON_SUBSCRIBE, [a.session, id]]);
     await subscribe(b.client, "com.example.self");
-    await nothingQueued(b.client, "b's own on_subscribe");
+    await assertNothingQueued(b.client, "b's own on_subscribe");
     assert.deepEqual(await nextMeta(a.client, watchedA, "a hears of b"), [SUB_ON_SUBSCRIBE, [b.session, id]]);
   }),
 );
@@ -871,21 +832,21 @@ Deno.test(
       a.session,
       id,
     ]]);
-    await nothingQueued(observer.client, "after the first callee");
+    await assertNothingQueued(observer.client, "after the first callee");
 
     assert.equal(await register(b.client, procedure, { invoke: "roundrobin" }), id);
     assert.deepEqual(await nextMeta(observer.client, watched, "on_register of the second"), [
       REG_ON_REGISTER,
       [b.session, id],
     ]);
-    await nothingQueued(observer.client, "a second callee gives only on_register");
+    await assertNothingQueued(observer.client, "a second callee gives only on_register");
 
     await unregister(a.client, id);
     assert.deepEqual(await nextMeta(observer.client, watched, "on_unregister"), [REG_ON_UNREGISTER, [
       a.session,
       id,
     ]]);
-    await nothingQueued(observer.client, "a callee remains: no on_delete");
+    await assertNothingQueued(observer.client, "a callee remains: no on_delete");
     await b.client.close();
     assert.deepEqual(await nextMeta(observer.client, watched, "on_unregister at the close"), [
       REG_ON_UNREGISTER,
@@ -904,7 +865,7 @@ Deno.test(
       a.session,
       single,
     ]]);
-    await nothingQueued(a.client, "the callee hears nothing of its own registration");
+    await assertNothingQueued(a.client, "the callee hears nothing of its own registration");
     await unregister(a.client, single);
     assert.deepEqual(await nextMeta(observer.client, watched, "on_unregister"), [
       REG_ON_UNREGISTER,
@@ -914,7 +875,7 @@ Deno.test(
       a.session,
       single,
     ]]);
-    await nothingQueued(observer.client, "nothing more");
+    await assertNothingQueued(observer.client, "nothing more");
   }),
 );
 
@@ -1059,7 +1020,7 @@ Deno.test(
     await addTestament(leaver.client, [GONE, ["first"], { n: 1 }]);
     await addTestament(leaver.client, [GONE, ["second", 2]]);
     await addTestament(leaver.client, [GONE]);
-    await nothingQueued(observer.client, "nothing is published while the session is there");
+    await assertNothingQueued(observer.client, "nothing is published while the session is there");
 
     leaver.client.send([GOODBYE, {}, "wamp.close.close_realm"]);
     assert.deepEqual(await leaver.client.next("GOODBYE"), [GOODBYE, {}, "wamp.close.goodbye_and_out"]);
@@ -1072,7 +1033,7 @@ Deno.test(
       kwargs: {},
     });
     assert.deepEqual(await nextEvent(observer.client, sub, "testament 3"), { args: [], kwargs: {} });
-    await nothingQueued(observer.client, "three testaments, published once");
+    await assertNothingQueued(observer.client, "three testaments, published once");
   }),
 );
 
@@ -1085,7 +1046,7 @@ Deno.test(
     await addTestament(leaver.client, [GONE, ["dropped"]]);
     await leaver.client.close();
     assert.deepEqual((await nextEvent(observer.client, sub, "the testament")).args, ["dropped"]);
-    await nothingQueued(observer.client, "one testament");
+    await assertNothingQueued(observer.client, "one testament");
   }),
 );
 
@@ -1105,7 +1066,7 @@ Deno.test(
       got.push((await nextEvent(observer.client, sub, `testament ${i + 1}`)).args[0]);
     }
     assert.deepEqual(got, ["detached 1", "detached 2", "destroyed 1", "destroyed 2"]);
-    await nothingQueued(observer.client, "four testaments");
+    await assertNothingQueued(observer.client, "four testaments");
   }),
 );
 
@@ -1120,7 +1081,7 @@ Deno.test(
     await call(a.client, "wamp.session.flush_testaments");
     await a.client.close();
     assert.deepEqual((await nextEvent(observer.client, sub, "a's detached testament")).args, ["a detached"]);
-    await nothingQueued(observer.client, "a's destroyed testament was flushed");
+    await assertNothingQueued(observer.client, "a's destroyed testament was flushed");
 
     const b = await v2();
     await addTestament(b.client, [GONE, ["b destroyed"]]);
@@ -1132,7 +1093,7 @@ Deno.test(
       "b detached later",
     ]);
     assert.deepEqual((await nextEvent(observer.client, sub, "b's destroyed")).args, ["b destroyed"]);
-    await nothingQueued(observer.client, "b's first detached testament was flushed");
+    await assertNothingQueued(observer.client, "b's first detached testament was flushed");
 
     const c = await v2();
     await addTestament(c.client, [GONE, ["c 1"]]);
@@ -1140,7 +1101,7 @@ Deno.test(
     await call(c.client, "wamp.session.flush_testaments", [], { scope: "destroyed" });
     c.client.send([GOODBYE, {}, "wamp.close.close_realm"]);
     assert.deepEqual(await c.client.next("GOODBYE"), [GOODBYE, {}, "wamp.close.goodbye_and_out"]);
-    await nothingQueued(observer.client, "all of c's testaments were flushed");
+    await assertNothingQueued(observer.client, "all of c's testaments were flushed");
   }),
 );
 
@@ -1159,7 +1120,7 @@ Deno.test(
     assert.deepEqual((await nextEvent(chosen.client, subChosen, "the whitelisted testament")).args, [
       "only for you",
     ]);
-    await nothingQueued(other.client, "the session not whitelisted");
+    await assertNothingQueued(other.client, "the session not whitelisted");
   }),
 );
 
@@ -1212,7 +1173,7 @@ Deno.test(
     const got = [];
     for (let i = 0; i < 64; i++) got.push((await nextEvent(observer.client, sub, `testament ${i}`)).args[0]);
     assert.deepEqual(got, Array.from({ length: 64 }, (_, i) => i));
-    await nothingQueued(observer.client, "only the 64 accepted");
+    await assertNothingQueued(observer.client, "only the 64 accepted");
   }),
 );
 

@@ -11,20 +11,16 @@
  */
 
 import assert from "node:assert/strict";
-import { LocalSession, type RunningServer, type ServerOptions } from "../main.ts";
-import { pushApp } from "../push.ts";
+import { type ServerOptions } from "../main.ts";
 import {
   ask,
-  backToBaseline,
-  footprint,
   RawClient,
   rawRegister,
   rawSubscribe,
-  rawV1,
-  rawV2,
   rid,
-  startTestServer,
+  type TestClients,
   waitUntil,
+  withCleanServer,
   within,
 } from "./helpers.ts";
 
@@ -44,53 +40,9 @@ const RATED: ServerOptions = { limits: { rate: RATE, burst: BURST } };
 
 const PROCEDURE = "push.tutorial.areaCuadrado";
 
-interface Ctx {
-  server: RunningServer;
-  /** An anonymous raw v2 session, closed at the end. */
-  v2(): Promise<{ client: RawClient; session: number }>;
-  /** A raw v1 session, closed at the end. */
-  v1(): Promise<{ client: RawClient; session: string }>;
-  /** A local session, closed at the end. */
-  local(): LocalSession;
-}
-
-/**
- * Runs `fn` against a push server with `options`; closes every client, then checks
- * the realm is back to what it held before the test's sessions existed, then stops
- * the server.
- */
-async function withQuotaServer(options: ServerOptions, fn: (ctx: Ctx) => Promise<void>): Promise<void> {
-  const server = await startTestServer(pushApp, options);
-  const clients: RawClient[] = [];
-  const locals: LocalSession[] = [];
-  try {
-    const baseline = footprint(server);
-    await fn({
-      server,
-      async v2() {
-        const s = await rawV2(server.wsUrl);
-        clients.push(s.client);
-        return s;
-      },
-      async v1() {
-        const s = await rawV1(server.wsUrl);
-        clients.push(s.client);
-        return s;
-      },
-      local() {
-        const l = new LocalSession(server.router);
-        locals.push(l);
-        return l;
-      },
-    });
-    for (const c of clients.splice(0)) await c.close();
-    for (const l of locals.splice(0)) l.close();
-    await backToBaseline(server, baseline, "the realm to release the closed sessions");
-  } finally {
-    for (const c of clients) await c.close().catch(() => {});
-    for (const l of locals) l.close();
-    await server.close();
-  }
+/** Runs `fn` against a push server with `options`; see {@link withCleanServer}. */
+function withQuotaServer(options: ServerOptions, fn: (ctx: TestClients) => Promise<void>): Promise<void> {
+  return withCleanServer(options, fn);
 }
 
 // ---------------------------------------------------------------------------

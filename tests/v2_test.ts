@@ -14,6 +14,7 @@ import type { RunningServer } from "../main.ts";
 import { pushApp } from "../push.ts";
 import { META_PROCEDURES } from "../src/realm/meta.ts";
 import {
+  assertNothingQueued,
   autobahn,
   type AutobahnSession,
   connectV2,
@@ -61,21 +62,6 @@ async function next(c: RawClient, what: string): Promise<Frame> {
   const f = await c.next(what);
   assert.ok(Array.isArray(f), `expected a WAMP message for ${what}, got ${JSON.stringify(f)}`);
   return f;
-}
-
-/**
- * Asserts that the router has nothing queued for `c`: sends a request that changes
- * nothing and checks that the very next frame is its reply.
- */
-async function assertNothingQueued(c: RawClient, context: string): Promise<void> {
-  const r = req();
-  c.send([UNSUBSCRIBE, r, NEVER_AN_ID]);
-  const f = await next(c, `the ping reply (${context})`);
-  assert.deepEqual(
-    f.slice(0, 5),
-    [ERROR, UNSUBSCRIBE, r, {}, "wamp.error.no_such_subscription"],
-    `${context}: expected nothing before the ping reply, got ${JSON.stringify(f)}`,
-  );
 }
 
 async function rawSubscribe(c: RawClient, topic: string): Promise<number> {
