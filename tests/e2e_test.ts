@@ -908,16 +908,22 @@ async function chatTab(h: Harness, server: RunningServer, nick: string, viewport
   return page;
 }
 
+/** Opens ana, bruno and carla's chat tabs and waits until each lists all three. */
+async function threeListedTabs(h: Harness, server: RunningServer): Promise<Page[]> {
+  const tabs = [];
+  for (const nick of ["ana", "bruno", "carla"]) tabs.push(await chatTab(h, server, nick));
+  const [a, b, c] = tabs;
+  await waitForOnline(a, ["ana (you)", "bruno", "carla"], "A");
+  await waitForOnline(b, ["ana", "bruno (you)", "carla"], "B");
+  await waitForOnline(c, ["ana", "bruno", "carla (you)"], "C");
+  return tabs;
+}
+
 browserTest(
   "e2e presence: three tabs list each other; a rename; two tabs with one nickname show once with ×2",
   async (h) => {
     const server = await h.serve(chatApp);
-    const a = await chatTab(h, server, "ana");
-    const b = await chatTab(h, server, "bruno");
-    const c = await chatTab(h, server, "carla");
-    await waitForOnline(a, ["ana (you)", "bruno", "carla"], "A");
-    await waitForOnline(b, ["ana", "bruno (you)", "carla"], "B");
-    await waitForOnline(c, ["ana", "bruno", "carla (you)"], "C");
+    const [a, b, c] = await threeListedTabs(h, server);
     // Joins are announced to those already there; a newcomer's roll call is not, nor oneself.
     await waitForSystemLines(a, ["bruno joined", "carla joined"], "A");
     await waitForSystemLines(b, ["carla joined"], "B");
@@ -950,12 +956,7 @@ browserTest(
   "e2e presence: a crashed tab, a closed tab and a plain WebSocket client (anonymous) leave the list",
   async (h) => {
     const server = await h.serve(chatApp);
-    const a = await chatTab(h, server, "ana");
-    const b = await chatTab(h, server, "bruno");
-    const c = await chatTab(h, server, "carla");
-    await waitForOnline(a, ["ana (you)", "bruno", "carla"], "A");
-    await waitForOnline(b, ["ana", "bruno (you)", "carla"], "B");
-    await waitForOnline(c, ["ana", "bruno", "carla (you)"], "C");
+    const [a, b, c] = await threeListedTabs(h, server);
 
     // C's renderer dies: no GOODBYE, no beforeunload, the socket just drops.
     const sessionsBefore = server.router.sessionCount;

@@ -356,13 +356,7 @@ export class Dealer {
     if (asCaller !== undefined) {
       for (const pending of asCaller.values()) {
         this.#untrack(pending);
-        if (pending.callee.acceptsInterrupt) {
-          pending.callee.send({
-            type: T.INTERRUPT,
-            request: pending.invocation,
-            options: { mode: "killnowait", reason: ErrorUri.CANCELED },
-          });
-        }
+        this.#interrupt(pending, ErrorUri.CANCELED);
       }
     }
     this.#pendingOfCallee.delete(s);
@@ -415,17 +409,21 @@ export class Dealer {
     }
   }
 
+  /** Tells a callee that announced call canceling to drop the invocation (`killnowait`). */
+  #interrupt(pending: PendingCall, reason: string): void {
+    if (!pending.callee.acceptsInterrupt) return;
+    pending.callee.send({
+      type: T.INTERRUPT,
+      request: pending.invocation,
+      options: { mode: "killnowait", reason },
+    });
+  }
+
   /** The call's timeout ran out: the caller hears `wamp.error.timeout`, the callee is interrupted. */
   #expire(pending: PendingCall): void {
     if (this.#pending.get(pending.invocation) !== pending) return;
     this.#untrack(pending);
-    if (pending.callee.acceptsInterrupt) {
-      pending.callee.send({
-        type: T.INTERRUPT,
-        request: pending.invocation,
-        options: { mode: "killnowait", reason: ErrorUri.TIMEOUT },
-      });
-    }
+    this.#interrupt(pending, ErrorUri.TIMEOUT);
     pending.caller.send({
       type: T.ERROR,
       requestType: T.CALL,
