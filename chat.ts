@@ -37,6 +37,8 @@ export const ANONYMOUS = "anonymous";
 export const chatApp: App = {
   name: "chat",
   index: "index_chat.html",
+  // The page shows the last messages when it opens, and what it missed while away.
+  history: [{ uri: CHAT_TOPIC, match: "exact", limit: 100, maxBytes: 0, maxAge: 0 }],
   start(router: Router) {
     const relay = new PlainRelay(router);
     return { plain: (peer: Peer) => relay.connect(peer), close: () => relay.close() };

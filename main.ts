@@ -28,6 +28,7 @@ import type { RealmDefinition } from "./src/auth/authorizer.ts";
 import type { FailureThrottle } from "./src/auth/throttle.ts";
 import { ConfigError, defaultConfig, loadConfig, type TuercaConfig } from "./src/config/load.ts";
 import { limitBounds } from "./src/config/limits.ts";
+import { DEFAULT_MAX_TOTAL_BYTES, type HistoryRule, type StoreConfig } from "./src/store/store.ts";
 import { Subprotocol } from "./src/protocol/constants.ts";
 import { wampV2Json } from "./src/codec/v2_json.ts";
 import { pagesApp } from "./src/http/pages.ts";
@@ -43,6 +44,7 @@ export { CallResult, LocalSession } from "./src/session/local.ts";
 export { WampError } from "./src/protocol/errors.ts";
 export { ConfigError } from "./src/config/load.ts";
 export type { Peer, WireSession } from "./src/session/peer.ts";
+export type { HistoryRule, StoreConfig } from "./src/store/store.ts";
 
 /** An application hosted by the server (the push app, the chat app, yours). */
 export interface App {
@@ -52,6 +54,8 @@ export interface App {
   index: string;
   /** Starts the app's in-process parts once the router exists. */
   start(router: Router): AppInstance | Promise<AppInstance>;
+  /** The history its pages need, kept by realms whose configuration sets no `store`. */
+  history?: HistoryRule[];
 }
 
 /** A started app. */
@@ -73,6 +77,8 @@ export interface ServerOptions {
    * tabs may do what the demo pages do). Default `["realm1"]`.
    */
   realms?: (string | RealmDefinition)[];
+  /** The history of realms that configure no `store`; default: the app's {@link App.history}. */
+  store?: StoreConfig;
   /** Authentication methods. Default: anonymous only, as the role `anonymous`. */
   auth?: AuthConfig;
   /** The authentication failure throttle (tests pass a quicker one). */
@@ -126,6 +132,11 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     limits: options.limits,
     maxMessageSize: options.maxMessageSize,
     helloTimeoutMs: options.helloTimeoutMs,
+    store: options.store ?? {
+      type: "memory",
+      eventHistory: app.history ?? [],
+      maxTotalBytes: DEFAULT_MAX_TOTAL_BYTES,
+    },
   });
   const pages = await pagesApp({
     publicDir: options.publicDir ?? new URL("./public/", import.meta.url),

@@ -111,6 +111,8 @@ export function createPushApp(config: PushConfig = { bridge: DEFAULT_BRIDGE }): 
   return {
     name: "push",
     index: "index.html",
+    // The page shows what was said before it opened, and what it missed while away.
+    history: [{ uri: MESSAGES_TOPIC, match: "exact", limit: 100, maxBytes: 0, maxAge: 0 }],
     start(router): PushAppInstance {
       const local = new LocalSession(router);
       local.register(AREA_PROCEDURE, (args) => areaCuadrado(args));

@@ -12,6 +12,7 @@ import { defaultRoles } from "./auth/default_roles.ts";
 import type { FailureThrottle } from "./auth/throttle.ts";
 import { randomId } from "./protocol/ids.ts";
 import { Realm } from "./realm/realm.ts";
+import type { StoreConfig } from "./store/store.ts";
 
 /** Per-session quotas; 0 turns one off. */
 export interface SessionLimits {
@@ -52,6 +53,8 @@ export interface RouterOptions {
   authThrottle?: FailureThrottle;
   /** Per-session quotas; unset ones keep their defaults. */
   limits?: Partial<SessionLimits>;
+  /** The history kept by realms that configure no store of their own. Default: none. */
+  store?: StoreConfig;
   /** Agent string sent in WELCOME (v2) and as the server ident (v1). */
   agent?: string;
   /** Largest incoming frame in bytes; larger ones end the session. Default 1 MiB. */
@@ -114,8 +117,8 @@ export class Router {
     const realms = options.realms?.length ? options.realms : ["realm1"];
     for (const r of realms) {
       const realm = typeof r === "string"
-        ? new Realm(r, defaultRoles(), this.newSessionId())
-        : new Realm(r.name, r.roles, this.newSessionId());
+        ? new Realm(r, defaultRoles(), this.newSessionId(), options.store)
+        : new Realm(r.name, r.roles, this.newSessionId(), r.store ?? options.store);
       this.#realms.set(realm.name, realm);
     }
     this.defaultRealm = this.#realms.values().next().value!;

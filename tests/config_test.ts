@@ -14,6 +14,9 @@ import {
   UsageError,
 } from "../main.ts";
 import { parseConfig } from "../src/config/load.ts";
+import type { RealmDefinition } from "../src/auth/authorizer.ts";
+import { pushApp } from "../push.ts";
+import { chatApp } from "../chat.ts";
 import { RawClient, rawV2, waitUntil, within, withServer } from "./helpers.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -49,6 +52,7 @@ function baseConfig(): Json {
         },
         { name: "guest", permissions: [] },
       ],
+      store: { type: "memory", "event-history": [{ uri: "chat.messages", match: "exact", limit: 100 }] },
     }],
     auth: {
       anonymous: { type: "static", role: "guest" },
@@ -107,7 +111,8 @@ function effective(p: ParsedServerArgs): unknown {
   return {
     port: p.port,
     host: p.host,
-    realms: p.realms,
+    // The example's store spells out what the apps keep without one (checked apart).
+    realms: p.realms?.map((r) => typeof r === "string" ? r : { name: r.name, roles: r.roles }),
     auth,
     origins: p.origins,
     tls: p.tls,
@@ -175,7 +180,14 @@ const CASES: [string, string, unknown, RegExp, string?][] = [
   ["duplicate realm name", "realms[1].name", { name: "realm1", roles: [{ name: "x" }] }, /"realm1" is defined twice/, "realms[1]"],
   ["realm without roles", "realms[0].roles", undefined, /expected a list of roles \(a JSON array\), got nothing/],
   ["realm with empty roles", "realms[0].roles", [], /expected at least one role/],
-  ["unknown key in a realm", "realms[0].rolez", [], /unknown key in a realm; the keys here are "name", "roles"/],
+  ["unknown key in a realm", "realms[0].rolez", [], /unknown key in a realm; the keys here are "name", "roles", "store"/],
+  ["unknown store type", "realms[0].store.type", "redis", /expected one of "memory", got (the string )?"redis"/],
+  ["unknown key in a store", "realms[0].store.history", [], /unknown key in a store; the keys here are "type", "event-history", "max-total-bytes"/],
+  ["history entry without limit", "realms[0].store.event-history[0].limit", undefined, /expected a whole number from 1 to 1000000, got nothing/],
+  ["history limit 0", "realms[0].store.event-history[0].limit", 0, /expected a whole number from 1 to 1000000, got number 0/],
+  ["history bad uri", "realms[0].store.event-history[0].uri", "chat..x", /"chat\.\.x" is not a URI: dot-separated words/],
+  ["history negative max-age", "realms[0].store.event-history[0].max-age", -1, /expected a whole number from 0 to/],
+  ["store max-total-bytes too small", "realms[0].store.max-total-bytes", 10, /expected a whole number from 1024 to/],
   ['role name "trusted" reserved', "realms[0].roles[1].name", "trusted", /"trusted" is the router's own; pick another/],
   ['role name "bridge" reserved', "realms[0].roles[0].name", "bridge", /"bridge" is the router's own; pick another/],
   ["duplicate role", "realms[0].roles[1].name", "member", /role "member" is defined twice/],
@@ -323,6 +335,8 @@ Deno.test("tuerca.example.json holds every key the loader knows", () => {
     ["auth.cryptosign", (c) => c.auth.cryptosign, "auth.cryptosign"],
     ["endpoint", (c) => c.endpoint, "endpoint"],
     ["limits", (c) => c.limits, "limits"],
+    ["store", (c) => c.realms[0].store, "realms[0].store"],
+    ["event-history entry", (c) => c.realms[0].store["event-history"][0], "realms[0].store.event-history[0]"],
   ];
   for (const [what, at, path] of objects) {
     assert.deepEqual(keys(at(example)), knownKeys(at, path), `the example's ${what} has every known key`);
@@ -601,4 +615,18 @@ Deno.test("CLI: a good config file starts; its ticket principal (secret from env
       await child.dispose();
     }
   });
+});
+
+Deno.test("tuerca.example.json's store keeps what each app keeps without a file", () => {
+  const withFile = parseServerArgs(["--config", EXAMPLE], envOf());
+  const realm = withFile.realms![0] as RealmDefinition;
+  for (const app of [pushApp, chatApp]) {
+    for (const rule of app.history ?? []) {
+      assert.ok(
+        realm.store?.eventHistory.some((r) => JSON.stringify(r) === JSON.stringify(rule)),
+        `the example keeps ${app.name}'s ${rule.uri}: ${JSON.stringify(realm.store)}`,
+      );
+    }
+  }
+  assert.equal(realm.store?.maxTotalBytes, 64 * 1024 * 1024);
 });

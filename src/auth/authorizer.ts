@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { StoreConfig } from "../store/store.ts";
 import {
   type MatchPolicy,
   mayPrecede,
@@ -58,6 +59,8 @@ export interface RealmDefinition {
   name: string;
   /** The roles defined on the realm. */
   roles: RoleDefinition[];
+  /** Which topics keep history; without it, the router's default. */
+  store?: StoreConfig;
 }
 
 /** How many URI decisions a role remembers before it starts over. */

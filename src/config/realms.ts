@@ -9,8 +9,10 @@
 
 import type { Permission, RealmDefinition, RoleDefinition } from "../auth/authorizer.ts";
 import { MATCH_POLICIES, type MatchPolicy } from "../protocol/pattern.ts";
-import { isValidUri, MAX_URI_LENGTH } from "../protocol/uri.ts";
+import { isValidUri } from "../protocol/uri.ts";
 import type { ConfigNode } from "./node.ts";
+import { checkPattern } from "./pattern.ts";
+import { parseStore } from "./store.ts";
 
 /** Role names that belong to the router itself and cannot be given to clients. */
 export const RESERVED_ROLES: readonly string[] = ["trusted", "bridge"];
@@ -30,7 +32,7 @@ export function parseRealms(node: ConfigNode): RealmDefinition[] {
 }
 
 function parseRealm(node: ConfigNode): RealmDefinition {
-  node.object(["name", "roles"], "a realm");
+  node.object(["name", "roles", "store"], "a realm");
   const name = node.key("name").name();
   if (!isValidUri(name)) {
     node.key("name").fail(
@@ -49,7 +51,8 @@ function parseRealm(node: ConfigNode): RealmDefinition {
     }
     seen.add(r.name);
   });
-  return { name, roles };
+  const store = node.key("store");
+  return store.absent ? { name, roles } : { name, roles, store: parseStore(store) };
 }
 
 function parseRole(node: ConfigNode): RoleDefinition {
@@ -103,29 +106,4 @@ function starred(uri: string): [string, MatchPolicy] {
     return [uri.split(".").map((c) => c === "*" ? "" : c).join("."), "wildcard"];
   }
   return [uri, "exact"];
-}
-
-const COMPONENT = /^[^\s.#*]*$/u;
-
-function checkPattern(node: ConfigNode, uri: string, match: MatchPolicy): void {
-  if (uri.length > MAX_URI_LENGTH) node.fail(`expected at most ${MAX_URI_LENGTH} characters`);
-  const parts = uri.split(".");
-  const ok = match === "exact"
-    ? isValidUri(uri)
-    : match === "prefix"
-    ? parts.every((c) => COMPONENT.test(c)) && parts.slice(0, -1).every((c) => c !== "")
-    : parts.length > 0 && parts.every((c) => COMPONENT.test(c));
-  if (!ok) {
-    node.fail(
-      match === "exact"
-        ? `${JSON.stringify(uri)} is not a URI: dot-separated words without spaces, # or *`
-        : match === "prefix"
-        ? `${
-          JSON.stringify(uri)
-        } is not a URI prefix: words joined by dots (the last may be cut short), or ""`
-        : `${
-          JSON.stringify(uri)
-        } is not a wildcard pattern: dot-separated words, an empty word matching any one`,
-    );
-  }
 }

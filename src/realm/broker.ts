@@ -13,6 +13,12 @@
  * {@link PatternIndex}), and a realm without pattern subscriptions pays one map
  * lookup for them: nothing.
  *
+ * With a store, publications on topics that keep history are appended to it
+ * (those with black- or whitelists are not: the spec's rule), a publish with
+ * `retain: true` becomes its topic's retained event, and a SUBSCRIBE with
+ * `get_retained` gets the retained events it may see first
+ * ({@link Broker.deliverRetained}), with `details.retained`.
+ *
  * Subscription lifecycle changes are reported to a {@link MembershipListener} (the
  * subscription meta API).
  *
@@ -23,6 +29,7 @@ import { MessageType as T } from "../protocol/constants.ts";
 import { IdSequence, publicationId } from "../protocol/ids.ts";
 import type { Dict, Event } from "../protocol/messages.ts";
 import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
+import type { EventStore } from "../store/store.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 import { PublishFilter } from "./publish_filter.ts";
 
@@ -66,6 +73,12 @@ export class Broker {
   #ids = new IdSequence();
   #matches: Subscription[] = [];
   #publishing = false;
+
+  /**
+   * An empty broker.
+   * @param store where history and retained events are kept; none keeps nothing
+   */
+  constructor(readonly store: EventStore | null = null) {}
 
   /** Subscribes `s` to `topic` under `match`; subscribing again returns the same subscription. */
   subscribe(s: Participant, topic: string, match: MatchPolicy = "exact"): Subscription {
@@ -132,6 +145,7 @@ export class Broker {
         publisher_authrole: publisher.authrole,
       }
       : null;
+    if (this.store !== null) this.#keep(this.store, req, publication, identity ?? NO_DETAILS, filter);
     if (exact !== undefined) {
       this.#deliver(exact, publication, identity ?? NO_DETAILS, req, skip, filter);
     }
@@ -154,6 +168,32 @@ export class Broker {
       }
     }
     return publication;
+  }
+
+  /**
+   * Delivers to `s`, on `sub`, the retained events of the topics `sub` covers
+   * that the black- and whitelists of their publish allow `s` to see. Call it
+   * after SUBSCRIBED has gone out.
+   */
+  deliverRetained(s: Participant, sub: Subscription): void {
+    if (this.store === null) return;
+    for (const r of this.store.retained({ uri: sub.topic, match: sub.match })) {
+      const filter = PublishFilter.fromOptions(r.options);
+      if (filter !== null && !filter.allows(s)) continue;
+      const details: Dict = sub.match === "exact"
+        ? { ...r.details, retained: true }
+        : { ...r.details, topic: r.topic, retained: true };
+      s.deliverEvent({
+        type: T.EVENT,
+        subscription: sub.id,
+        publication: r.publication,
+        details,
+        args: r.args,
+        kwargs: r.kwargs,
+        topic: r.topic,
+        frames: [],
+      });
+    }
   }
 
   /** Whether `s` holds the subscription to `topic` under `match`. */
@@ -203,6 +243,28 @@ export class Broker {
     return this.#bySession.size;
   }
 
+  /** Keeps the publication in the store: as history where the topic keeps it, as retained when asked. */
+  #keep(
+    store: EventStore,
+    req: PublishRequest,
+    publication: number,
+    details: Dict,
+    filter: PublishFilter | null,
+  ): void {
+    const retain = req.options.retain === true;
+    if (!retain && (filter !== null || !store.keeps(req.topic))) return;
+    const event = {
+      topic: req.topic,
+      publication,
+      timestamp: Date.now(),
+      details,
+      args: req.args,
+      kwargs: req.kwargs,
+    };
+    if (filter === null && store.keeps(req.topic)) store.append(event);
+    if (retain) store.retain({ ...event, options: filter === null ? {} : listsOf(req.options) });
+  }
+
   #deliver(
     sub: Subscription,
     publication: number,
@@ -247,3 +309,19 @@ export class Broker {
     }
   }
 }
+
+/** The black- and whitelists of PUBLISH options (what decides who may see a retained event). */
+function listsOf(options: Dict): Dict {
+  const lists: Dict = {};
+  for (const key of LIST_OPTIONS) if (options[key] !== undefined) lists[key] = options[key];
+  return lists;
+}
+
+const LIST_OPTIONS = [
+  "exclude",
+  "exclude_authid",
+  "exclude_authrole",
+  "eligible",
+  "eligible_authid",
+  "eligible_authrole",
+] as const;

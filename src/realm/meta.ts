@@ -35,6 +35,7 @@ import type { Broker, Subscription } from "./broker.ts";
 import type { Dealer, Registration } from "./dealer.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 import { PublishFilter } from "./publish_filter.ts";
+import type { HistoryQuery } from "../store/store.ts";
 import { MAX_TESTAMENTS, type Testament, type Testaments, type TestamentScope } from "./testament.ts";
 
 /** What the meta API reads and acts on: the realm, seen from below. */
@@ -62,6 +63,11 @@ interface MetaCall {
 }
 
 type MetaProcedure = (call: MetaCall) => unknown;
+
+/** A meta procedure's answer with keyword results too. */
+class MetaResult {
+  constructor(readonly args: unknown[], readonly kwargs: Dict) {}
+}
 
 /** The meta topics. */
 export const MetaTopic = {
@@ -94,6 +100,7 @@ export const META_PROCEDURES = [
   "wamp.subscription.get",
   "wamp.subscription.list_subscribers",
   "wamp.subscription.count_subscribers",
+  "wamp.subscription.get_events",
   "wamp.registration.list",
   "wamp.registration.lookup",
   "wamp.registration.match",
@@ -175,7 +182,8 @@ export class MetaApi implements Participant {
       console.error("meta procedure failed:", e);
       return dealer.error(this, message.request, ErrorUri.RUNTIME_ERROR, ["the meta procedure failed"]);
     }
-    dealer.yield(this, message.request, {}, value === undefined ? [] : [value]);
+    if (value instanceof MetaResult) dealer.yield(this, message.request, {}, value.args, value.kwargs);
+    else dealer.yield(this, message.request, {}, value === undefined ? [] : [value]);
   }
 
   /** The meta API lives as long as its realm. */
@@ -215,6 +223,7 @@ export class MetaApi implements Participant {
       "wamp.subscription.list_subscribers": ({ args }) =>
         [...this.#subscription(args[0]).subscribers].map((s) => s.id),
       "wamp.subscription.count_subscribers": ({ args }) => this.#subscription(args[0]).subscribers.size,
+      "wamp.subscription.get_events": (call) => this.#getEvents(call),
 
       "wamp.registration.list": () => byPolicy(dealer.registrations(), (reg) => reg.procedure),
       "wamp.registration.lookup": ({ args }) =>
@@ -284,6 +293,31 @@ export class MetaApi implements Participant {
     if (permission.disclose.publisher) testament.options.disclose_me = true;
     this.realm.testaments.add(caller, bucket, testament);
     return null;
+  }
+
+  /**
+   * The history of a subscription the caller holds, as the spec's event objects;
+   * kwargs `complete` is false when a publication the query names is no longer kept.
+   */
+  #getEvents({ args, kwargs, caller }: MetaCall): MetaResult {
+    const sub = isId(args[0]) ? this.realm.broker.subscriptionById(args[0]) : undefined;
+    if (sub === undefined || caller === undefined || !sub.subscribers.has(caller)) {
+      throw new WampError(ErrorUri.NO_SUCH_SUBSCRIPTION, [
+        `no subscription ${JSON.stringify(args[0])} of this session`,
+      ]);
+    }
+    const store = this.realm.broker.store;
+    if (store === null) return new MetaResult([[]], { complete: true });
+    const page = store.events({ uri: sub.topic, match: sub.match }, historyQuery(kwargs));
+    const events = page.events.map((e) => ({
+      timestamp: new Date(e.timestamp).toISOString(),
+      subscription: sub.id,
+      publication: e.publication,
+      details: sub.match === "exact" ? e.details : { ...e.details, topic: e.topic },
+      args: e.args ?? [],
+      kwargs: e.kwargs ?? {},
+    }));
+    return new MetaResult([events], { complete: page.complete });
   }
 
   #subscription(id: unknown): Subscription {
@@ -400,4 +434,59 @@ function killReason(kwargs: Dict): { reason: string; message?: string } {
   const message = kwargs.message;
   if (message !== undefined && typeof message !== "string") throw invalid("message must be a string");
   return { reason, message };
+}
+
+/** The most events one `get_events` call returns. */
+export const MAX_HISTORY_PAGE = 1000;
+
+/** `get_events`' keyword arguments, checked. */
+function historyQuery(kwargs: Dict): HistoryQuery {
+  const known = new Set([
+    "limit",
+    "reverse",
+    "from_time",
+    "after_time",
+    "before_time",
+    "until_time",
+    "topic",
+    "from_publication",
+    "after_publication",
+    "before_publication",
+    "until_publication",
+  ]);
+  for (const key of Object.keys(kwargs)) if (!known.has(key)) throw invalid(`unknown option ${key}`);
+  const limit = kwargs.limit ?? MAX_HISTORY_PAGE;
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1) {
+    throw invalid("limit must be a positive integer");
+  }
+  if (kwargs.reverse !== undefined && typeof kwargs.reverse !== "boolean") {
+    throw invalid("reverse must be a boolean");
+  }
+  if (kwargs.topic !== undefined && typeof kwargs.topic !== "string") throw invalid("topic must be a URI");
+  const time = (key: string): number | undefined => {
+    const v = kwargs[key];
+    if (v === undefined) return undefined;
+    const t = typeof v === "string" ? Date.parse(v) : NaN;
+    if (Number.isNaN(t)) throw invalid(`${key} must be an RFC 3339 timestamp`);
+    return t;
+  };
+  const publication = (key: string): number | undefined => {
+    const v = kwargs[key];
+    if (v === undefined) return undefined;
+    if (!isId(v)) throw invalid(`${key} must be a publication id`);
+    return v;
+  };
+  return {
+    limit: Math.min(limit as number, MAX_HISTORY_PAGE),
+    reverse: kwargs.reverse === true,
+    fromTime: time("from_time"),
+    afterTime: time("after_time"),
+    beforeTime: time("before_time"),
+    untilTime: time("until_time"),
+    topic: kwargs.topic as string | undefined,
+    fromPublication: publication("from_publication"),
+    afterPublication: publication("after_publication"),
+    beforePublication: publication("before_publication"),
+    untilPublication: publication("until_publication"),
+  };
 }

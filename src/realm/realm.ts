@@ -7,16 +7,20 @@
  */
 
 import { Authorizer, type RoleDefinition } from "../auth/authorizer.ts";
+import { MemoryStore } from "../store/memory.ts";
+import type { StoreConfig } from "../store/store.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
 import { MetaApi, type MetaScope } from "./meta.ts";
 import type { Participant } from "./participant.ts";
 import { Testaments } from "./testament.ts";
 
+const NO_HISTORY: StoreConfig = { type: "memory", eventHistory: [], maxTotalBytes: 0 };
+
 /** One realm of the router. */
 export class Realm implements MetaScope {
   /** Publish & subscribe. */
-  readonly broker: Broker = new Broker();
+  readonly broker: Broker;
   /** Routed RPC. */
   readonly dealer: Dealer = new Dealer();
   /** What each role may do here. */
@@ -32,8 +36,16 @@ export class Realm implements MetaScope {
    * @param name the realm's name, as HELLO names it
    * @param roles the roles sessions may have here; none means nobody may do anything
    * @param metaSessionId the session id the meta API publishes its events under
+   * @param store which topics keep history, and the bound on all of it; none keeps
+   *   no history (retained events are kept all the same)
    */
-  constructor(readonly name: string, roles: readonly RoleDefinition[] = [], metaSessionId = 1) {
+  constructor(
+    readonly name: string,
+    roles: readonly RoleDefinition[] = [],
+    metaSessionId = 1,
+    store: StoreConfig = NO_HISTORY,
+  ) {
+    this.broker = new Broker(new MemoryStore(store));
     this.authorizer = new Authorizer(roles);
     this.meta = new MetaApi(metaSessionId, this);
     this.broker.listener = this.meta.subscriptionEvents;

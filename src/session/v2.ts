@@ -54,6 +54,8 @@ export const ROUTER_ROLES: Dict = {
       subscriber_blackwhite_listing: true,
       publisher_identification: true,
       pattern_based_subscription: true,
+      event_retention: true,
+      event_history: true,
       session_meta_api: true,
       subscription_meta_api: true,
     },
@@ -359,6 +361,7 @@ export class WampV2Session extends NetworkSession {
       }
       const sub = broker.subscribe(this, msg.topic, match);
       this.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+      if (msg.options.get_retained === true) broker.deliverRetained(this, sub);
     } catch (e) {
       this.requestError(T.SUBSCRIBE, msg.request, e);
     }

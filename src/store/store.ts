@@ -1,0 +1,121 @@
+/**
+ * The event store: what the broker keeps of past publications, behind one
+ * interface so that where it lives (memory now; RabbitMQ streams for several
+ * nodes later) is the store's business alone.
+ *
+ * - Event history: topics matching a configured rule keep their last events,
+ *   bounded by count, encoded size and age; `wamp.subscription.get_events` reads
+ *   them through a subscription (its topic or pattern).
+ * - Retained events: a topic's last publish with `retain: true`, delivered first
+ *   to a subscriber that asks `get_retained`.
+ *
+ * @module
+ */
+
+import type { Dict } from "../protocol/messages.ts";
+import type { MatchPolicy, UriPattern } from "../protocol/pattern.ts";
+
+/** Which topics keep history, and how much (Crossbar's `event-history` entry). */
+export interface HistoryRule {
+  /** The topic URI or pattern. */
+  uri: string;
+  /** How `uri` is matched. */
+  match: MatchPolicy;
+  /** The most events a topic keeps. */
+  limit: number;
+  /** The most bytes (the encoded payloads) a topic keeps; 0: no bound but the count. */
+  maxBytes: number;
+  /** The longest, in seconds, an event is kept; 0: no bound but the count. */
+  maxAge: number;
+}
+
+/** A realm's store settings (the configuration file's `store`). */
+export interface StoreConfig {
+  /** Only `memory` for now. */
+  type: "memory";
+  /** Which topics keep history. */
+  eventHistory: HistoryRule[];
+  /** The most bytes all histories of the realm keep together. */
+  maxTotalBytes: number;
+}
+
+/** The default bound on all of a realm's histories together: 64 MiB. */
+export const DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** One publication as the store keeps it. */
+export interface StoredEvent {
+  /** The concrete topic published to. */
+  topic: string;
+  /** The publication id. */
+  publication: number;
+  /** When the router received it (ms since the epoch). */
+  timestamp: number;
+  /** The EVENT details as delivered on an exact subscription (the publisher, when disclosed). */
+  details: Dict;
+  /** Positional payload. */
+  args?: unknown[];
+  /** Keyword payload. */
+  kwargs?: Dict;
+}
+
+/** A retained event: the publication, and the black- and whitelists it was published with. */
+export interface RetainedEvent extends StoredEvent {
+  /** The PUBLISH options (their lists decide who may see it). */
+  options: Dict;
+}
+
+/** What `wamp.subscription.get_events` asks for (the spec's keyword arguments, times in ms). */
+export interface HistoryQuery {
+  limit?: number;
+  reverse?: boolean;
+  fromTime?: number;
+  afterTime?: number;
+  beforeTime?: number;
+  untilTime?: number;
+  /** For a pattern subscription: only this topic. */
+  topic?: string;
+  fromPublication?: number;
+  afterPublication?: number;
+  beforePublication?: number;
+  untilPublication?: number;
+}
+
+/** The answer to a {@link HistoryQuery}. */
+export interface HistoryPage {
+  /** The events, oldest first (newest first when `reverse`). */
+  events: StoredEvent[];
+  /**
+   * False when the query named a publication (`after_publication`, ...) the
+   * history no longer holds (it fell off, or the store was restarted): events
+   * between it and the oldest kept one may be missing.
+   */
+  complete: boolean;
+}
+
+/** What the store did, counted since it started. */
+export interface StoreCounters {
+  /** Events added to a history. */
+  stored: number;
+  /** Events dropped by a topic's count, size or age bound. */
+  expired: number;
+  /** Events dropped because all histories together were over the total bound. */
+  evicted: number;
+}
+
+/** Where the broker keeps history and retained events. */
+export interface EventStore {
+  /** Whether publications on `topic` are kept (a history rule matches it). */
+  keeps(topic: string): boolean;
+  /** Keeps a publication on a topic that {@link keeps} history. */
+  append(event: StoredEvent): void;
+  /** The kept events of every topic `covers` matches, filtered by `query`. */
+  events(covers: UriPattern, query: HistoryQuery): HistoryPage;
+  /** Replaces the topic's retained event. */
+  retain(event: RetainedEvent): void;
+  /** The retained events of every topic `covers` matches. */
+  retained(covers: UriPattern): RetainedEvent[];
+  /** What the store did. */
+  readonly counters: Readonly<StoreCounters>;
+  /** How many bytes the histories hold now. */
+  readonly bytes: number;
+}
