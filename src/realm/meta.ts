@@ -308,7 +308,9 @@ export class MetaApi implements Participant {
     }
     const store = this.realm.broker.store;
     if (store === null) return new MetaResult([[]], { complete: true });
-    const page = store.events({ uri: sub.topic, match: sub.match }, historyQuery(kwargs));
+    // v1 CALL has no keyword arguments: its options come as the second positional one.
+    const options = Object.keys(kwargs).length === 0 && isObject(args[1]) ? args[1] : kwargs;
+    const page = store.events({ uri: sub.topic, match: sub.match }, historyQuery(options));
     const events = page.events.map((e) => ({
       timestamp: new Date(e.timestamp).toISOString(),
       subscription: sub.id,
