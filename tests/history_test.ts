@@ -176,7 +176,7 @@ test("retain: SUBSCRIBE get_retained gets the topic's last retained event first,
   await assertNothingQueued(plain, "no retained event without get_retained");
 });
 
-test("retain: a retained event is not shown to a subscriber its publish excluded", async ({ v2 }) => {
+test("retain: a retained event is not shown to a subscriber its publish excluded; that one gets the last it may see", async ({ v2 }) => {
   const pub = (await v2()).client;
   const shut = await v2();
   await publish(pub, "hist.x", ["secret"], { retain: true, exclude: [shut.session] });
@@ -185,6 +185,21 @@ test("retain: a retained event is not shown to a subscriber its publish excluded
   const other = (await v2()).client;
   await ask(other, [SUBSCRIBE, rid(), { get_retained: true }, "hist.x"]);
   assert.deepEqual((await other.next("retained for the others") as Frame)[4], ["secret"]);
+
+  await publish(pub, "hist.y", ["for everyone"], { retain: true });
+  await publish(pub, "hist.y", ["not for shut"], { retain: true, exclude: [shut.session] });
+  await ask(shut.client, [SUBSCRIBE, rid(), { get_retained: true }, "hist.y"]);
+  assert.deepEqual((await shut.client.next("the last one shut may see") as Frame)[4], ["for everyone"]);
+  await ask(other, [SUBSCRIBE, rid(), { get_retained: true }, "hist.y"]);
+  assert.deepEqual((await other.next("the newest for the others") as Frame)[4], ["not for shut"]);
+  await assertNothingQueued(other, "one retained event per topic");
+
+  await publish(pub, "hist.z", ["old"], { retain: true });
+  await publish(pub, "hist.z", ["new, for everyone"], { retain: true });
+  const late = (await v2()).client;
+  await ask(late, [SUBSCRIBE, rid(), { get_retained: true }, "hist.z"]);
+  assert.deepEqual((await late.next("the newest") as Frame)[4], ["new, for everyone"]);
+  await assertNothingQueued(late, "an event everyone may see replaced the older one");
 });
 
 test("retain: a prefix subscription with get_retained gets every matching topic's retained event, with details.topic", async ({ v2 }) => {

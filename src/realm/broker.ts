@@ -171,15 +171,15 @@ export class Broker {
   }
 
   /**
-   * Delivers to `s`, on `sub`, the retained events of the topics `sub` covers
-   * that the black- and whitelists of their publish allow `s` to see. Call it
-   * after SUBSCRIBED has gone out.
+   * Delivers to `s`, on `sub`, for each topic `sub` covers, the newest retained
+   * event the black- and whitelists of its publish allow `s` to see. Call it after
+   * SUBSCRIBED has gone out.
    */
   deliverRetained(s: Participant, sub: Subscription): void {
     if (this.store === null) return;
-    for (const r of this.store.retained({ uri: sub.topic, match: sub.match })) {
-      const filter = PublishFilter.fromOptions(r.options);
-      if (filter !== null && !filter.allows(s)) continue;
+    for (const candidates of this.store.retained({ uri: sub.topic, match: sub.match })) {
+      const r = candidates.findLast((c) => PublishFilter.fromOptions(c.options)?.allows(s) ?? true);
+      if (r === undefined) continue;
       const details: Dict = sub.match === "exact"
         ? { ...r.details, retained: true }
         : { ...r.details, topic: r.topic, retained: true };

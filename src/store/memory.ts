@@ -6,8 +6,9 @@
  *   falls off is gone, counted as expired);
  * - all histories together by `maxTotalBytes`: past it, the oldest event of the
  *   largest history goes first, counted as evicted;
- * - retained events to {@link MAX_RETAINED_TOPICS} topics: past it, the topic
- *   whose event was retained longest ago loses it.
+ * - retained events to {@link MAX_RETAINED_TOPICS} topics (past it, the topic
+ *   whose event was retained longest ago loses it) and {@link MAX_RETAINED_PER_TOPIC}
+ *   per topic.
  *
  * A history is a queue per concrete topic; every kept event carries a sequence
  * number, so a pattern subscription's history (several topics) reads in the
@@ -31,6 +32,12 @@ import type {
 
 /** How many topics may hold a retained event at once. */
 export const MAX_RETAINED_TOPICS = 10_000;
+
+/**
+ * How many retained events a topic keeps when the newest ones were published with
+ * black- or whitelists (so that those they leave out still see an earlier one).
+ */
+export const MAX_RETAINED_PER_TOPIC = 8;
 
 /** How many topics' rule decisions are remembered before starting over. */
 const RULE_CACHE = 4096;
@@ -84,7 +91,7 @@ export class MemoryStore implements EventStore {
   #rules = new PatternIndex<HistoryRule>();
   #ruleOf = new Map<string, HistoryRule | null>();
   #histories = new Map<string, TopicHistory>();
-  #retained = new Map<string, RetainedEvent>();
+  #retained = new Map<string, RetainedEvent[]>();
   #maxTotalBytes: number;
   #bytes = 0;
   #seq = 0;
@@ -162,19 +169,25 @@ export class MemoryStore implements EventStore {
   }
 
   retain(event: RetainedEvent): void {
+    const before = this.#retained.get(event.topic) ?? [];
     this.#retained.delete(event.topic);
-    this.#retained.set(event.topic, event);
+    // An event everyone may see supersedes the others; a filtered one joins them.
+    const filtered = Object.keys(event.options).length > 0;
+    this.#retained.set(
+      event.topic,
+      filtered ? [...before.slice(1 - MAX_RETAINED_PER_TOPIC), event] : [event],
+    );
     if (this.#retained.size > MAX_RETAINED_TOPICS) {
       this.#retained.delete(this.#retained.keys().next().value!);
     }
   }
 
-  retained(covers: UriPattern): RetainedEvent[] {
+  retained(covers: UriPattern): RetainedEvent[][] {
     if (covers.match === "exact") {
-      const event = this.#retained.get(covers.uri);
-      return event === undefined ? [] : [event];
+      const events = this.#retained.get(covers.uri);
+      return events === undefined ? [] : [events];
     }
-    return [...this.#retained.values()].filter((e) => patternMatches(covers, e.topic));
+    return [...this.#retained.values()].filter((events) => patternMatches(covers, events[0].topic));
   }
 
   #rule(topic: string): HistoryRule | null {

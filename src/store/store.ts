@@ -110,10 +110,14 @@ export interface EventStore {
   append(event: StoredEvent): void;
   /** The kept events of every topic `covers` matches, filtered by `query`. */
   events(covers: UriPattern, query: HistoryQuery): HistoryPage;
-  /** Replaces the topic's retained event. */
+  /**
+   * Makes `event` the topic's retained event. One published with black- or
+   * whitelists does not erase the earlier ones: a subscriber it leaves out still
+   * gets the last retained event it may see.
+   */
   retain(event: RetainedEvent): void;
-  /** The retained events of every topic `covers` matches. */
-  retained(covers: UriPattern): RetainedEvent[];
+  /** For every topic `covers` matches, its retained events, oldest first (the last is the newest). */
+  retained(covers: UriPattern): RetainedEvent[][];
   /** What the store did. */
   readonly counters: Readonly<StoreCounters>;
   /** How many bytes the histories hold now. */
