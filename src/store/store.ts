@@ -66,17 +66,27 @@ export interface RetainedEvent extends StoredEvent {
 
 /** What `wamp.subscription.get_events` asks for (the spec's keyword arguments, times in ms). */
 export interface HistoryQuery {
+  /** The most events to return. */
   limit?: number;
+  /** Newest first. */
   reverse?: boolean;
+  /** Only events received at this time or later (ms since the epoch). */
   fromTime?: number;
+  /** Only events received after this time. */
   afterTime?: number;
+  /** Only events received before this time. */
   beforeTime?: number;
+  /** Only events received at this time or earlier. */
   untilTime?: number;
   /** For a pattern subscription: only this topic. */
   topic?: string;
+  /** Only this publication and those after it. */
   fromPublication?: number;
+  /** Only the publications after this one. */
   afterPublication?: number;
+  /** Only the publications before this one. */
   beforePublication?: number;
+  /** Only this publication and those before it. */
   untilPublication?: number;
 }
 
