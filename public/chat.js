@@ -70,22 +70,24 @@
 
   // ---------- messages ----------
 
-  // Sender timestamp when it is a usable number, otherwise the arrival time.
-  function toDate(ts) {
+  // Sender timestamp when it is a usable number, otherwise `fallback`.
+  function toDate(ts, fallback) {
     const date = new Date(ts);
-    return typeof ts === "number" && !Number.isNaN(date.getTime()) ? date : new Date();
+    return typeof ts === "number" && !Number.isNaN(date.getTime()) ? date : fallback;
   }
 
-  function readChatEvent(payload) {
+  // `time`: when the router got the event (history), or undefined (live: now).
+  function readChatEvent(payload, _details, time) {
+    const received = time || new Date();
     if (!Tuerca.isPlainObject(payload)) {
       const text = typeof payload === "string" ? payload : Tuerca.stringify(payload);
-      return { sender: "anonymous", text, time: new Date() };
+      return { sender: "anonymous", text, time: received };
     }
     const sender = typeof payload.nick === "string" && payload.nick.trim() !== ""
       ? payload.nick.trim()
       : "anonymous";
     const text = typeof payload.text === "string" ? payload.text : Tuerca.stringify(payload.text);
-    return { sender, text, time: toDate(payload.ts) };
+    return { sender, text, time: toDate(payload.ts, received) };
   }
 
   function outgoing(text) {

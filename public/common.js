@@ -218,9 +218,10 @@ globalThis.Tuerca = (() => {
   }
 
   // Builds one li.system: a line from the page itself ("ana joined"), not a message.
-  function buildSystemLine({ time, text }) {
+  // `kind` adds a class (li.system.gap: the line that says messages may be missing).
+  function buildSystemLine({ time, text, kind }) {
     const li = document.createElement("li");
-    li.className = "system";
+    li.className = kind ? "system " + kind : "system";
 
     const timeEl = document.createElement("time");
     timeEl.className = "time";
@@ -236,8 +237,8 @@ globalThis.Tuerca = (() => {
   }
 
   // A capped message list that follows the newest entry until the user scrolls up,
-  // then offers the jump button instead. Returns { add(entry), addSystem(text) }; an
-  // entry is { sender, text, mine, time?, source? } (time defaults to now).
+  // then offers the jump button instead. Returns { add(entry), addSystem(text, kind?) };
+  // an entry is { sender, text, mine, time?, source? } (time defaults to now).
   function messageList({
     list,
     empty,
@@ -276,8 +277,8 @@ globalThis.Tuerca = (() => {
       append(buildMessage({ time: new Date(), ...entry }));
     }
 
-    function addSystem(text) {
-      append(buildSystemLine({ time: new Date(), text }));
+    function addSystem(text, kind) {
+      append(buildSystemLine({ time: new Date(), text, kind }));
     }
 
     list.addEventListener(
@@ -360,15 +361,26 @@ globalThis.Tuerca = (() => {
   // (re)connect `topic` is subscribed to onEvent again, and the badge says
   // "connected" once that subscription is in place (a failed subscription of the
   // still-open session shows on `error`). onOpen(session) runs when a session opens
-  // (after onChange); onClose({ final }) when a session goes away or an attempt
-  // failed (before onChange; `final` when the page will not try again by itself);
-  // onChange() whenever `session` changes. Call open() once.
+  // (after onChange); onSubscribed(session, subscription) once its subscription is in
+  // place (subscription null when it failed), before any of its events;
+  // onClose({ final }) when a session goes away or an attempt failed (before
+  // onChange; `final` when the page will not try again by itself); onChange()
+  // whenever `session` changes. Call open() once.
   //
   // autobahn retries by itself when the socket drops, but not after the router said
   // GOODBYE or ABORT (a server restart says GOODBYE wamp.close.system_shutdown); then
   // the page schedules its own reopen, with backoff, unless the router refused us
   // for good (FINAL_CLOSE_REASONS).
-  function connection({ status, topic, onEvent, error, onChange, onOpen = () => {}, onClose = () => {} }) {
+  function connection({
+    status,
+    topic,
+    onEvent,
+    error,
+    onChange,
+    onOpen = () => {},
+    onSubscribed = () => {},
+    onClose = () => {},
+  }) {
     const badge = statusBadge(status);
     let conn = null;
     let current = null;
@@ -385,14 +397,18 @@ globalThis.Tuerca = (() => {
       badge.set("connecting");
       onChange();
       // Each reconnect brings a fresh session, so subscribe again every time.
-      session.subscribe(topic, onEvent).then(
-        () => {
-          if (current === session) badge.set("connected");
+      // (A session that closed meanwhile makes subscribe throw: that is a rejection too.)
+      new Promise((resolve) => resolve(session.subscribe(topic, onEvent))).then(
+        (subscription) => {
+          if (current !== session) return;
+          badge.set("connected");
+          onSubscribed(session, subscription);
         },
         (err) => {
           if (current !== session) return;
           badge.set("connected");
           error.show("Could not subscribe: " + describeError(err));
+          onSubscribed(session, null);
         },
       );
       onOpen(session);
@@ -476,16 +492,121 @@ globalThis.Tuerca = (() => {
     };
   }
 
+  // ---------- history and catch-up ----------
+
+  // The router's event history (the WAMP spec's meta procedure): the events a
+  // subscription's topic had, newest first with `reverse`, only those after a
+  // publication with `after_publication`; kwargs.complete is false when that
+  // publication is no longer in the history (too old, or the router restarted).
+  const HISTORY_PROCEDURE = "wamp.subscription.get_events";
+  const DEFAULT_HISTORY_LIMIT = 50; // messages shown when a page opens
+  const CATCH_UP_LIMIT = 200; // missed messages fetched after a reconnect, at most
+  const HISTORY_TIMEOUT_MS = 10000; // a history answer later than this counts as none
+  const MAX_SEEN_IDS = 2000; // publication ids remembered against duplicates
+
+  // WAMP ids (publications, sessions) are integers in 1..2^53.
+  function isId(value) {
+    return Number.isInteger(value) && value > 0 && value <= 2 ** 53;
+  }
+
+  function gapText(from, to) {
+    return "You were offline from " + formatClock(from) + " to " + formatClock(to) +
+      "; some messages may be missing.";
+  }
+
+  // A get_events answer as { events, complete }; throws when it is not a list.
+  // autobahn resolves a lone argument without keywords to the bare value.
+  function readHistoryAnswer(result) {
+    const isResult = typeof autobahn !== "undefined" && result instanceof autobahn.Result;
+    const events = isResult ? result.args[0] : result;
+    const kwargs = isResult && isPlainObject(result.kwargs) ? result.kwargs : {};
+    if (!Array.isArray(events)) throw new TypeError("the event history is not a list");
+    return { events, complete: kwargs.complete === true };
+  }
+
+  // What the feed showed, in the router's order, so that nothing shows twice: every
+  // item is { id, entry } (id: the publication, null when unknown; entry: the
+  // message, null for an event that cannot be shown) or { system, kind } (a line of
+  // the page's own). While a catch-up runs the feed holds what arrives live (and our
+  // own acknowledged messages) and shows it after the history, in arrival order.
+  function timeline({ showMessage, showSystem }) {
+    const seen = new Set();
+    let last = null; // the newest publication shown (or skipped as unshowable)
+    let held = null; // while catching up: the items that arrived, in order
+    let carried = []; // our own messages held when a session went away, for the next catch-up
+
+    function show(item) {
+      if (item.system !== undefined) {
+        showSystem(item.system, item.kind);
+        return;
+      }
+      if (item.id !== null) {
+        if (seen.has(item.id)) return;
+        seen.add(item.id);
+        if (seen.size > MAX_SEEN_IDS) seen.delete(seen.values().next().value);
+        last = item.id;
+      }
+      if (item.entry !== null) showMessage(item.entry);
+    }
+
+    return {
+      get last() {
+        return last;
+      },
+      // Shows `item` now, or after the catch-up if one runs.
+      take(item) {
+        if (held !== null) held.push(item);
+        else show(item);
+      },
+      // A catch-up starts: hold what arrives until finish() or drop().
+      hold() {
+        held = carried;
+        carried = [];
+      },
+      // The catch-up is over: `items` (a gap line and the history, oldest first),
+      // then what was held. A history event that is one of our own held messages
+      // shows as ours.
+      finish(items) {
+        const before = held || [];
+        held = null;
+        const own = new Map();
+        for (const item of before) if (item.own && item.id !== null) own.set(item.id, item);
+        for (const item of items) show(item.id !== undefined && own.has(item.id) ? own.get(item.id) : item);
+        for (const item of before) show(item);
+      },
+      // The session went away before its catch-up ended: the next catch-up asks for
+      // the held events again (the newest shown is still the publication before
+      // them). Our own messages wait for it (to show where the history has them, or
+      // after it); the page's own lines are shown now.
+      drop() {
+        const before = held || [];
+        held = null;
+        for (const item of before) {
+          if (item.system !== undefined) show(item);
+          else if (item.own) carried.push(item);
+        }
+      },
+    };
+  }
+
   // ---------- a page's topic feed ----------
 
   // What both pages are built around: the #status badge, a message list fed by one
   // topic, a composer that publishes to that same topic, an error notice and the
   // offline banner above the composer (shown while the page is reconnecting).
   // `ids` names the elements: { list, empty, jump, form, input, send, error, offline }.
-  // readEvent(payload, details) turns an incoming event's first argument (and the
-  // autobahn event details: publisher_authrole, ...) into a list entry;
-  // outgoing(text) gives { payload, entry }: what to publish and, once the router
-  // acknowledged it, how to show it (the router does not echo our own events).
+  // readEvent(payload, details, time) turns an event's first argument (and the
+  // autobahn event details: publisher_authrole, ...; `time`: when the router got it,
+  // for events from the history) into a list entry; outgoing(text) gives
+  // { payload, entry }: what to publish and, once the router acknowledged it, how to
+  // show it (the router does not echo our own events).
+  //
+  // When it opens the feed shows the topic's last `historyLimit` events from the
+  // router's history; after a reconnect, those it missed (after the last
+  // publication it showed), without duplicates, then the live ones again. Where it
+  // cannot tell that nothing is missing (the history no longer reaches back, the
+  // router restarted, or has no history) it says so in one line at that place.
+  //
   // onChange() runs after the feed refreshed its send button (session or busy state
   // changed); onOpen(session) when a session opens, onClose() when it goes away.
   // Returns { session, open(), announce(text) }; announce adds a line of the page's
@@ -495,6 +616,7 @@ globalThis.Tuerca = (() => {
     ids,
     readEvent,
     outgoing,
+    historyLimit = DEFAULT_HISTORY_LIMIT,
     onChange = () => {},
     onOpen = () => {},
     onClose = () => {},
@@ -503,10 +625,100 @@ globalThis.Tuerca = (() => {
     const error = notice(byId(ids.error));
     const messages = messageList({ list: byId(ids.list), empty: byId(ids.empty), jump: byId(ids.jump) });
     const banner = offlineBanner(byId(ids.offline));
+    const shown = timeline({
+      showMessage: (entry) => messages.add(entry),
+      showSystem: (text, kind) => messages.addSystem(text, kind),
+    });
+    let loaded = false; // the opening history was shown (or could not be had)
+    let offlineSince = null; // when the connection dropped, until the catch-up after it ended
+    let backAt = null; // when the current session opened
+    let catchUp = null; // token of the catch-up in progress
+
+    // A list entry for an event, or null when readEvent cannot make one.
+    function entryFor(payload, details, time) {
+      try {
+        const entry = readEvent(payload, details, time);
+        return isPlainObject(entry) ? { ...entry, mine: false } : null;
+      } catch (err) {
+        console.warn("event dropped:", err);
+        return null;
+      }
+    }
 
     function onEvent(args, _kwargs, details) {
+      const d = details || {};
       const payload = Array.isArray(args) ? args[0] : undefined;
-      messages.add({ ...readEvent(payload, details || {}), mine: false });
+      shown.take({ id: isId(d.publication) ? d.publication : null, entry: entryFor(payload, d) });
+    }
+
+    // One event of the history as an item; null when it is malformed.
+    function historyItem(event) {
+      if (!isPlainObject(event) || !isId(event.publication)) return null;
+      if (event.args !== undefined && event.args !== null && !Array.isArray(event.args)) return null;
+      const details = isPlainObject(event.details) ? event.details : {};
+      const stamp = typeof event.timestamp === "string" ? new Date(event.timestamp) : null;
+      const time = stamp !== null && !Number.isNaN(stamp.getTime()) ? stamp : new Date();
+      const payload = Array.isArray(event.args) ? event.args[0] : undefined;
+      const entry = entryFor(payload, details, time);
+      return { id: event.publication, entry: entry === null ? null : { time, ...entry } };
+    }
+
+    // After the subscription is in place: the opening history, or what was missed.
+    function startCatchUp(session, subscription) {
+      const token = {};
+      catchUp = token;
+      const reconnect = loaded;
+      const since = offlineSince || backAt;
+      const after = reconnect ? shown.last : null;
+      const limit = after !== null ? CATCH_UP_LIMIT : historyLimit;
+      const query = after !== null
+        ? { after_publication: after, reverse: true, limit }
+        : { reverse: true, limit };
+
+      const end = (items, gap) => {
+        if (catchUp !== token) return;
+        catchUp = null;
+        clearTimeout(token.timer);
+        loaded = true;
+        offlineSince = null;
+        const line = gap ? [{ system: gapText(since, backAt), kind: "gap" }] : [];
+        shown.finish([...line, ...items]);
+      };
+      // Without the history a reconnect cannot tell what it missed.
+      const fail = (err) => {
+        if (catchUp !== token) return;
+        console.warn("no event history:", err);
+        end([], reconnect);
+      };
+      token.timer = setTimeout(() => fail(new Error("no answer in time")), HISTORY_TIMEOUT_MS);
+      if (subscription === null) {
+        fail(new Error("not subscribed"));
+        return;
+      }
+      new Promise((resolve) => resolve(session.call(HISTORY_PROCEDURE, [subscription.id], query))).then(
+        (result) => {
+          if (catchUp !== token) return;
+          let answer;
+          try {
+            answer = readHistoryAnswer(result);
+          } catch (err) {
+            fail(err);
+            return;
+          }
+          const items = [];
+          for (const event of answer.events) {
+            const item = historyItem(event);
+            if (item !== null) items.push(item);
+          }
+          items.reverse(); // asked newest first (so a long gap keeps the newest): shown oldest first
+          // A gap when the publication we asked about is gone, or when more were missed
+          // than we asked for; without a publication to ask about, when the page is full.
+          const full = answer.events.length >= limit;
+          const gap = reconnect && (after !== null ? !answer.complete || full : full);
+          end(items, gap);
+        },
+        fail,
+      );
     }
 
     const link = connection({
@@ -516,10 +728,19 @@ globalThis.Tuerca = (() => {
       error,
       onChange: refresh,
       onOpen(session) {
+        backAt = new Date();
+        shown.hold();
         banner.clear();
         onOpen(session);
       },
+      onSubscribed: startCatchUp,
       onClose({ final }) {
+        // The first close after a session: the start of the time offline.
+        if (loaded && offlineSince === null) offlineSince = new Date();
+        shown.drop();
+        if (catchUp !== null) clearTimeout(catchUp.timer);
+        catchUp = null;
+        backAt = null;
         banner.show(final);
         // autobahn never settles requests of a dead session; free the button ourselves.
         publisher.reset();
@@ -535,8 +756,9 @@ globalThis.Tuerca = (() => {
       onChange: refresh,
       async send(text) {
         const { payload, entry } = outgoing(text);
-        await link.session.publish(topic, [payload], {}, { acknowledge: true });
-        messages.add({ ...entry, mine: true });
+        const publication = await link.session.publish(topic, [payload], {}, { acknowledge: true });
+        const id = publication && isId(publication.id) ? publication.id : null;
+        shown.take({ id, entry: { ...entry, mine: true }, own: true });
       },
     });
 
@@ -554,7 +776,7 @@ globalThis.Tuerca = (() => {
         link.open();
       },
       announce(text) {
-        messages.addSystem(text);
+        shown.take({ system: text });
       },
     };
   }

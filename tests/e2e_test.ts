@@ -8,8 +8,11 @@
  * reach), the chat page's who-is-online list (joins, renames, shared nicknames, a
  * crashed tab, a closed tab, a plain client as "anonymous"), long messages behind
  * "show more", the offline banner above the composer, the sticky status bar at phone
- * width, and screenshots at desktop and phone widths (written to /screenshots/,
- * which git ignores).
+ * width, the last messages a page shows when it opens (the router's event history),
+ * what a tab cut off for a while catches up on (through a TCP proxy the test cuts),
+ * the line that says messages may be missing when the history no longer reaches back
+ * or the server restarted, and screenshots at desktop and phone widths (written to
+ * /screenshots/, which git ignores).
  *
  * Every server runs in this process on an ephemeral port. Waits are playwright's
  * (waitForFunction, locator.waitFor) with a bound, never sleeps. Each tab gets a
@@ -140,6 +143,7 @@ class Harness {
   readonly problems: string[] = [];
   readonly #contexts: BrowserContext[] = [];
   readonly #servers: RunningServer[] = [];
+  readonly #proxies: CuttableProxy[] = [];
 
   constructor(readonly browser: Browser) {}
 
@@ -174,10 +178,125 @@ class Harness {
     return page;
   }
 
-  /** Closes every tab and server (again: a no-op). */
+  /** Starts a TCP proxy to `server` (see {@link CuttableProxy}); closed after the test. */
+  proxy(server: RunningServer): CuttableProxy {
+    const proxy = new CuttableProxy(server.port);
+    this.#proxies.push(proxy);
+    return proxy;
+  }
+
+  /** Closes every tab, proxy and server (again: a no-op). */
   async close(): Promise<void> {
     for (const c of this.#contexts.splice(0)) await c.close().catch(() => {});
+    for (const p of this.#proxies.splice(0)) await p.close();
     for (const s of this.#servers.splice(0)) await s.close();
+  }
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 (an ephemeral port) to a server's port, whose link can be
+ * cut: {@link cut} closes every connection through it and refuses new ones (accepted
+ * and closed at once, counted in {@link refused}) until {@link restore}. A tab that
+ * loads its page through {@link url} has its WebSocket go through it too (the page
+ * connects to its own origin, which the server sees as its own: the Host header is
+ * the proxy's).
+ */
+class CuttableProxy {
+  /** Connections refused while cut. */
+  refused = 0;
+  readonly #listener: Deno.TcpListener;
+  readonly #open = new Set<Deno.Conn>();
+  readonly #accepting: Promise<void>;
+  #cut = false;
+
+  constructor(readonly target: number) {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#accepting = this.#accept();
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** The page URL through the proxy. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  /** Closes every connection through the proxy and refuses new ones. */
+  cut(): void {
+    this.#cut = true;
+    for (const conn of this.#open) closeQuietly(conn);
+    this.#open.clear();
+  }
+
+  /** Accepts connections again. */
+  restore(): void {
+    this.#cut = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    closeQuietly(this.#listener);
+    await this.#accepting;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) {
+        if (this.#cut) {
+          this.refused++;
+          closeQuietly(client);
+        } else {
+          this.#pipe(client);
+        }
+      }
+    } catch {
+      // the listener was closed
+    }
+  }
+
+  async #pipe(client: Deno.Conn): Promise<void> {
+    let server: Deno.Conn;
+    try {
+      server = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
+    } catch {
+      closeQuietly(client);
+      return;
+    }
+    if (this.#cut) {
+      closeQuietly(client);
+      closeQuietly(server);
+      return;
+    }
+    this.#open.add(client);
+    this.#open.add(server);
+    await Promise.race([pump(client, server), pump(server, client)]);
+    for (const conn of [client, server]) {
+      if (this.#open.delete(conn)) closeQuietly(conn);
+    }
+  }
+}
+
+/** Copies `from` to `to` until either ends. */
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const n = await from.read(buffer);
+      if (n === null) return;
+      for (let done = 0; done < n;) done += await to.write(buffer.subarray(done, n));
+    }
+  } catch {
+    // closed under us (cut) or reset
+  }
+}
+
+function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // already closed
   }
 }
 
@@ -1129,7 +1248,395 @@ browserTest(
 );
 
 // ---------------------------------------------------------------------------
-// 8. Screenshots
+// 8. History: the last messages when a page opens, what it missed after a reconnect
+
+/** What the gap line says, with the local times (HH:MM) the connection dropped and came back. */
+const GAP_LINE = /^You were offline from (\d\d:\d\d) to (\d\d:\d\d); some messages may be missing\.$/;
+
+/**
+ * The whole feed `listId` in order, one string per line (runs in the page): "nick: text" for
+ * a message, "nick (mine): text" for one's own, "— text" for a line of the page's own, and
+ * "— GAP" for the line that says messages may be missing.
+ */
+function readFeed(listId: string): string[] {
+  const doc = (globalThis as unknown as PageWindow).document;
+  return Array.from(doc.querySelectorAll(`#${listId} > li`), (li) => {
+    const text = li.querySelector(".text")?.textContent ?? "";
+    if (li.classList.contains("gap")) return "— GAP";
+    if (li.classList.contains("system")) return `— ${text}`;
+    const sender = li.querySelector(".sender")?.textContent ?? "";
+    return li.classList.contains("mine") ? `${sender} (mine): ${text}` : `${sender}: ${text}`;
+  });
+}
+
+/** Waits until the feed `listId` reads exactly `want` (see {@link readFeed}). */
+async function waitForFeed(page: Page, listId: string, want: string[], what: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      `JSON.stringify((${readFeed.toString()})(${JSON.stringify(listId)})) === ${
+        JSON.stringify(JSON.stringify(want))
+      }`,
+      undefined,
+      { timeout: WAIT_MS },
+    );
+  } catch (e) {
+    const got = await page.evaluate(readFeed, listId).catch(() => "(unreadable)");
+    throw new Error(`${what}: expected ${JSON.stringify(want)}, the page shows ${JSON.stringify(got)}`, {
+      cause: e,
+    });
+  }
+}
+
+/** The gap lines' texts in the feed `listId`. */
+function gapLines(page: Page, listId: string): Promise<string[]> {
+  return page.locator(`#${listId} > li.system.gap .text`).allTextContents();
+}
+
+/** The page's local time as HH:MM, as the pages write times. */
+function pageClock(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const d = new Date();
+    return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+  });
+}
+
+/** Asserts that the one gap line of `listId` names times from `earliest` to `latest` (HH:MM). */
+async function assertGapLine(page: Page, listId: string, earliest: string, latest: string): Promise<void> {
+  const lines = await gapLines(page, listId);
+  assert.equal(lines.length, 1, `one gap line: ${JSON.stringify(lines)}`);
+  const m = GAP_LINE.exec(lines[0]);
+  assert.ok(m !== null, `the gap line reads ${JSON.stringify(lines[0])}`);
+  if (earliest <= latest) { // (not across midnight)
+    assert.ok(earliest <= m[1] && m[1] <= m[2] && m[2] <= latest, `${lines[0]} within ${earliest}–${latest}`);
+  }
+}
+
+/**
+ * Cuts `proxy`'s link, runs `whileOut` once the tab shows it is reconnecting, keeps the
+ * tab out until one of its reconnection attempts was refused, then lets it back in and
+ * waits until it is connected again.
+ */
+async function cutAndRestore(
+  page: Page,
+  proxy: CuttableProxy,
+  whileOut: () => unknown,
+): Promise<void> {
+  proxy.cut();
+  await waitBadge(page, "reconnecting");
+  await whileOut();
+  const refused = proxy.refused;
+  await waitUntil(() => proxy.refused > refused, "the tab to try again and be refused", WAIT_MS);
+  proxy.restore();
+  await waitBadge(page, "connected");
+}
+
+/**
+ * Runs in the page: replaces the page's wamp.subscription.get_events calls. "hold": a
+ * call goes out only once `__history.release()` runs; "fail": it fails as on a router
+ * without the procedure; "junk": the answer also holds malformed entries.
+ */
+function interceptHistory(mode: string): void {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  const proto = g.autobahn.Session.prototype;
+  const original = g.__originalCall ??= proto.call;
+  const state: { calls: number; release: (() => void) | null } = { calls: 0, release: null };
+  g.__history = state;
+  proto.call = function (procedure: string, ...rest: unknown[]) {
+    if (procedure !== "wamp.subscription.get_events") return original.call(this, procedure, ...rest);
+    state.calls++;
+    if (mode === "fail") {
+      return Promise.reject(
+        new g.autobahn.Error("wamp.error.no_such_procedure", ["no callee registered for procedure"]),
+      );
+    }
+    if (mode === "junk") {
+      return original.call(this, procedure, ...rest).then((r: { args: unknown[][]; kwargs: unknown }) => {
+        const junk = [null, 42, "event", [], { publication: "1" }, { publication: 7, args: "not a list" }];
+        return new g.autobahn.Result([[...junk, ...r.args[0], ...junk]], r.kwargs);
+      });
+    }
+    return new Promise((resolve) => {
+      state.release = () => resolve(original.call(this, procedure, ...rest));
+    });
+  };
+}
+
+/** Waits until the page intercepted (see {@link interceptHistory}) `n` history calls in all. */
+async function waitHistoryCalls(page: Page, n: number): Promise<void> {
+  await page.waitForFunction(
+    // deno-lint-ignore no-explicit-any
+    (n) => ((globalThis as any).__history?.calls ?? 0) >= n,
+    n,
+    { timeout: WAIT_MS },
+  );
+}
+
+browserTest(
+  "e2e history: the chat opens with the last 50 messages, in order, with their times",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const base = new Date(2025, 0, 15, 9, 0).getTime();
+    const local = new LocalSession(server.router);
+    try {
+      for (let i = 1; i <= 60; i++) {
+        local.publish(CHAT_TOPIC, [{
+          nick: i % 2 ? "bruno" : "carla",
+          text: `message ${i}`,
+          ts: base + i * 60_000,
+        }]);
+      }
+    } finally {
+      local.close();
+    }
+    const a = await chatTab(h, server, "ana");
+    const want = [];
+    for (let i = 11; i <= 60; i++) want.push(theirs(i % 2 ? "bruno" : "carla", `message ${i}`));
+    await waitForList(a, "chat-messages", want, "the tab that opened");
+    const times = await a.locator("#chat-messages > li.msg time").evaluateAll((els) =>
+      els.map((el) => (el as unknown as { dateTime: string }).dateTime)
+    );
+    assert.equal(times[0], new Date(base + 11 * 60_000).toISOString(), "the sender's time, as live");
+    assert.equal(times[49], new Date(base + 60 * 60_000).toISOString());
+    assert.deepEqual(await gapLines(a, "chat-messages"), [], "no gap line on opening");
+
+    // Live messages follow the history, and one's own show once.
+    await say(a, "chat-input", "hola");
+    const later = new LocalSession(server.router);
+    try {
+      later.publish(CHAT_TOPIC, [{ nick: "bruno", text: "live", ts: Date.now() }]);
+    } finally {
+      later.close();
+    }
+    await waitForList(a, "chat-messages", [...want, mine("ana", "hola"), theirs("bruno", "live")], "after");
+  },
+);
+
+browserTest(
+  "e2e catch-up: a tab cut off for a while shows what it missed, in order, once, with no gap line",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const proxy = h.proxy(server);
+    const a = await h.tab(proxy.url, DESKTOP, false, "ana");
+    await waitBadge(a, "connected");
+    const b = await chatTab(h, server, "bruno");
+    await waitForFeed(a, "chat-messages", ["— bruno joined"], "A when B opened");
+    await say(b, "chat-input", "before 1");
+    await say(a, "chat-input", "before 2");
+    const before = ["— bruno joined", "bruno: before 1", "ana (mine): before 2"];
+    await waitForFeed(a, "chat-messages", before, "A before the cut");
+
+    await cutAndRestore(a, proxy, async () => {
+      for (let i = 1; i <= 5; i++) await say(b, "chat-input", `missed ${i}`);
+    });
+    await say(b, "chat-input", "after");
+    await say(a, "chat-input", "mine after");
+    const missed = [1, 2, 3, 4, 5].map((i) => `bruno: missed ${i}`);
+    await waitForFeed(a, "chat-messages", [
+      ...before,
+      ...missed,
+      "bruno: after",
+      "ana (mine): mine after",
+    ], "A after the reconnect");
+    assert.deepEqual(await gapLines(a, "chat-messages"), [], "nothing was lost: no gap line");
+
+    // A second cut: the newest shown is now the tab's own message.
+    await cutAndRestore(a, proxy, async () => await say(b, "chat-input", "missed again"));
+    await waitForFeed(a, "chat-messages", [
+      ...before,
+      ...missed,
+      "bruno: after",
+      "ana (mine): mine after",
+      "bruno: missed again",
+    ], "A after the second reconnect");
+    assert.deepEqual(await gapLines(a, "chat-messages"), [], "still no gap line");
+
+    // B never left: everything once, A's messages as A's.
+    await waitForList(b, "chat-messages", [
+      mine("bruno", "before 1"),
+      theirs("ana", "before 2"),
+      ...[1, 2, 3, 4, 5].map((i) => mine("bruno", `missed ${i}`)),
+      mine("bruno", "after"),
+      theirs("ana", "mine after"),
+      mine("bruno", "missed again"),
+    ], "B");
+  },
+);
+
+browserTest(
+  "e2e catch-up: live events during the history call show once and in order; junk in the history is skipped",
+  async (h) => {
+    const server = await h.serve(chatApp);
+    const proxy = h.proxy(server);
+    const a = await h.tab(proxy.url, DESKTOP, false, "ana");
+    await waitBadge(a, "connected");
+    const local = new LocalSession(server.router);
+    const publish = (text: string) => local.publish(CHAT_TOPIC, [{ nick: "bruno", text, ts: Date.now() }]);
+    try {
+      publish("one");
+      await waitForFeed(a, "chat-messages", ["bruno: one"], "A");
+
+      // The history call of the next session goes out only when the test says so.
+      await a.evaluate(interceptHistory, "hold");
+      await cutAndRestore(a, proxy, () => publish("missed"));
+      await waitHistoryCalls(a, 1);
+      // Live while the page waits for its history (and in that history too, as the call
+      // goes out after them): bruno's, then A's own, acknowledged (so the page has bruno's).
+      publish("live during the catch-up");
+      await say(a, "chat-input", "mine during the catch-up");
+      assert.deepEqual(await a.evaluate(readFeed, "chat-messages"), ["bruno: one"], "held until the history");
+      await a.evaluate(() => {
+        // deno-lint-ignore no-explicit-any
+        (globalThis as any).__history.release();
+      });
+      publish("live after");
+      const want = [
+        "bruno: one",
+        "bruno: missed",
+        "bruno: live during the catch-up",
+        "ana (mine): mine during the catch-up",
+        "bruno: live after",
+      ];
+      await waitForFeed(a, "chat-messages", want, "A after the catch-up");
+
+      // Malformed history entries are skipped.
+      await a.evaluate(interceptHistory, "junk");
+      await cutAndRestore(a, proxy, () => publish("missed among junk"));
+      await waitHistoryCalls(a, 1);
+      publish("after the junk");
+      await waitForFeed(
+        a,
+        "chat-messages",
+        [...want, "bruno: missed among junk", "bruno: after the junk"],
+        "A",
+      );
+      assert.deepEqual(await gapLines(a, "chat-messages"), [], "no gap line");
+    } finally {
+      local.close();
+    }
+  },
+);
+
+browserTest(
+  "e2e gap line: the history no longer reaches back; a router without history; a server restart",
+  async (h) => {
+    // (a) The server keeps only 5 messages; the tab misses 10.
+    const server = await h.serve(chatApp, {
+      store: {
+        type: "memory",
+        eventHistory: [{ uri: CHAT_TOPIC, match: "exact", limit: 5, maxBytes: 0, maxAge: 0 }],
+        maxTotalBytes: 1048576,
+      },
+    });
+    const proxy = h.proxy(server);
+    const a = await h.tab(proxy.url, DESKTOP, false, "ana");
+    await waitBadge(a, "connected");
+    const local = new LocalSession(server.router);
+    const publish = (text: string) => local.publish(CHAT_TOPIC, [{ nick: "bruno", text, ts: Date.now() }]);
+    try {
+      publish("seen");
+      await waitForFeed(a, "chat-messages", ["bruno: seen"], "A");
+      const earliest = await pageClock(a);
+      await cutAndRestore(a, proxy, () => {
+        for (let i = 1; i <= 10; i++) publish(`lost or kept ${i}`);
+      });
+      const kept = [6, 7, 8, 9, 10].map((i) => `bruno: lost or kept ${i}`);
+      await waitForFeed(a, "chat-messages", ["bruno: seen", "— GAP", ...kept], "A after a long absence");
+      await assertGapLine(a, "chat-messages", earliest, await pageClock(a));
+      publish("live again");
+      await waitForFeed(a, "chat-messages", ["bruno: seen", "— GAP", ...kept, "bruno: live again"], "A");
+
+      // (b) The history call fails (a router without it): live goes on, after a gap line.
+      await a.evaluate(interceptHistory, "fail");
+      await cutAndRestore(a, proxy, () => publish("not fetched"));
+      await waitHistoryCalls(a, 1);
+      publish("live after the failure");
+      await waitForFeed(a, "chat-messages", [
+        "bruno: seen",
+        "— GAP",
+        ...kept,
+        "bruno: live again",
+        "— GAP",
+        "bruno: live after the failure",
+      ], "A without history");
+      assert.ok(await a.locator("#chat-send").isEnabled(), "the page still sends");
+    } finally {
+      local.close();
+    }
+
+    // (c) The server restarts: its new history knows nothing of what the tab saw.
+    const first = await h.serve(chatApp);
+    const port = first.port;
+    const b = await chatTab(h, first, "bruno");
+    const before = new LocalSession(first.router);
+    before.publish(CHAT_TOPIC, [{ nick: "carla", text: "before the restart", ts: Date.now() }]);
+    before.close();
+    await waitForFeed(b, "chat-messages", ["carla: before the restart"], "B");
+    const earliest = await pageClock(b);
+    await first.close();
+    await waitBadge(b, "reconnecting");
+    const second = await h.serve(chatApp, { port });
+    const after = new LocalSession(second.router);
+    try {
+      after.publish(CHAT_TOPIC, [{ nick: "carla", text: "after the restart 1", ts: Date.now() }]);
+      await waitBadge(b, "connected");
+      after.publish(CHAT_TOPIC, [{ nick: "carla", text: "after the restart 2", ts: Date.now() }]);
+      await waitForFeed(b, "chat-messages", [
+        "carla: before the restart",
+        "— GAP",
+        "carla: after the restart 1",
+        "carla: after the restart 2",
+      ], "B after the restart");
+      await assertGapLine(b, "chat-messages", earliest, await pageClock(b));
+    } finally {
+      after.close();
+    }
+  },
+);
+
+browserTest("e2e history: the push page opens with the last 50 messages, the queue's labelled", async (h) => {
+  const server = await h.serve(pushApp);
+  const tab = new LocalSession(server.router);
+  const queue = new LocalSession(server.router, undefined, undefined, { authrole: BRIDGE_ROLE });
+  try {
+    for (let i = 1; i <= 55; i++) {
+      if (i === 50) {
+        queue.publish(
+          MESSAGES_TOPIC,
+          [{ body: "from the queue", headers: { cat: MESSAGES_TOPIC } }],
+          undefined,
+          {
+            disclose: true,
+          },
+        );
+      } else {
+        tab.publish(MESSAGES_TOPIC, [{ body: `message ${i}`, details: [] }]);
+      }
+    }
+  } finally {
+    tab.close();
+    queue.close();
+  }
+  const page = await h.tab(server.url);
+  await waitBadge(page, "connected");
+  const want: Shown[] = [];
+  for (let i = 6; i <= 55; i++) {
+    want.push(
+      i === 50 ? theirs(`queue · ${MESSAGES_TOPIC}`, "from the queue") : theirs("tab", `message ${i}`),
+    );
+  }
+  await waitForList(page, "messages", want, "the push tab that opened");
+  const sources = await page.locator("#messages > li.msg").evaluateAll((els) =>
+    els.map((el) => (el as unknown as PageNode).dataset.source)
+  );
+  assert.equal(sources[44], "queue", "labelled as the queue's, as live");
+  assert.equal(sources.filter((s) => s === "queue").length, 1);
+  assert.ok(await page.locator("#empty").isHidden(), "not empty");
+  assert.deepEqual(await gapLines(page, "messages"), []);
+});
+
+// ---------------------------------------------------------------------------
+// 9. Screenshots
 
 /** Takes the page at desktop and phone widths, light and dark, into /screenshots/. */
 async function screenshots(page: Page, name: string): Promise<void> {
