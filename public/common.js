@@ -521,7 +521,8 @@ globalThis.Tuerca = (() => {
     const events = isResult ? result.args[0] : result;
     const kwargs = isResult && isPlainObject(result.kwargs) ? result.kwargs : {};
     if (!Array.isArray(events)) throw new TypeError("the event history is not a list");
-    return { events, complete: kwargs.complete === true };
+    const since = typeof kwargs.since === "string" ? Date.parse(kwargs.since) : NaN;
+    return { events, complete: kwargs.complete === true, since };
   }
 
   // What the feed showed, in the router's order, so that nothing shows twice: every
@@ -713,8 +714,10 @@ globalThis.Tuerca = (() => {
           items.reverse(); // asked newest first (so a long gap keeps the newest): shown oldest first
           // A gap when the publication we asked about is gone, or when more were missed
           // than we asked for; without a publication to ask about, when the page is full.
+          // A history kept only since after we went offline: the router restarted meanwhile.
           const full = answer.events.length >= limit;
-          const gap = reconnect && (after !== null ? !answer.complete || full : full);
+          const restarted = Number.isFinite(answer.since) && answer.since > since.getTime();
+          const gap = reconnect && (restarted || (after !== null ? !answer.complete || full : full));
           end(items, gap);
         },
         fail,

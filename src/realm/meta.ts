@@ -297,7 +297,8 @@ export class MetaApi implements Participant {
 
   /**
    * The history of a subscription the caller holds, as the spec's event objects;
-   * kwargs `complete` is false when a publication the query names is no longer kept.
+   * kwargs `complete` is false when a publication the query names is no longer kept,
+   * `since` says since when the store has kept history (a restart moves it).
    */
   #getEvents({ args, kwargs, caller }: MetaCall): MetaResult {
     const sub = isId(args[0]) ? this.realm.broker.subscriptionById(args[0]) : undefined;
@@ -307,7 +308,7 @@ export class MetaApi implements Participant {
       ]);
     }
     const store = this.realm.broker.store;
-    if (store === null) return new MetaResult([[]], { complete: true });
+    if (store === null) return new MetaResult([[]], { complete: true, since: new Date(0).toISOString() });
     // v1 CALL has no keyword arguments: its options come as the second positional one.
     const options = Object.keys(kwargs).length === 0 && isObject(args[1]) ? args[1] : kwargs;
     const page = store.events({ uri: sub.topic, match: sub.match }, historyQuery(options));
@@ -319,7 +320,7 @@ export class MetaApi implements Participant {
       args: e.args ?? [],
       kwargs: e.kwargs ?? {},
     }));
-    return new MetaResult([events], { complete: page.complete });
+    return new MetaResult([events], { complete: page.complete, since: new Date(store.since).toISOString() });
   }
 
   #subscription(id: unknown): Subscription {

@@ -95,6 +95,7 @@ export class MemoryStore implements EventStore {
   #maxTotalBytes: number;
   #bytes = 0;
   #seq = 0;
+  readonly since: number;
 
   /**
    * A store with `config`'s history rules and total bound.
@@ -104,6 +105,7 @@ export class MemoryStore implements EventStore {
   constructor(config: StoreConfig, private readonly now: () => number = Date.now) {
     for (const rule of config.eventHistory) this.#rules.set(rule.uri, rule.match, rule);
     this.#maxTotalBytes = config.maxTotalBytes;
+    this.since = now();
   }
 
   /** How many bytes the histories hold now. */

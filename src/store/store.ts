@@ -132,4 +132,6 @@ export interface EventStore {
   readonly counters: Readonly<StoreCounters>;
   /** How many bytes the histories hold now. */
   readonly bytes: number;
+  /** Since when the store has kept history (ms since the epoch): a restart shows as a later time. */
+  readonly since: number;
 }
