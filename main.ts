@@ -31,6 +31,9 @@ import { limitBounds } from "./src/config/limits.ts";
 import { DEFAULT_MAX_TOTAL_BYTES, type HistoryRule, type StoreConfig } from "./src/store/store.ts";
 import { Subprotocol } from "./src/protocol/constants.ts";
 import { wampV2Json } from "./src/codec/v2_json.ts";
+import { wampV2JsonBatched } from "./src/codec/v2_json_batched.ts";
+import { wampV2Msgpack } from "./src/codec/v2_msgpack.ts";
+import { wampV2Cbor } from "./src/codec/v2_cbor.ts";
 import { pagesApp } from "./src/http/pages.ts";
 import { Router } from "./src/router.ts";
 import type { SessionLimits } from "./src/router.ts";
@@ -145,6 +148,9 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
   const instance = await app.start(router);
   const protocols: Record<string, SessionFactory> = {
     [Subprotocol.WAMP2_JSON]: (peer) => new WampV2Session(router, peer, wampV2Json),
+    [Subprotocol.WAMP2_JSON_BATCHED]: (peer) => new WampV2Session(router, peer, wampV2JsonBatched),
+    [Subprotocol.WAMP2_MSGPACK]: (peer) => new WampV2Session(router, peer, wampV2Msgpack),
+    [Subprotocol.WAMP2_CBOR]: (peer) => new WampV2Session(router, peer, wampV2Cbor),
     [Subprotocol.WAMP1]: (peer) => new WampV1Session(router, peer),
   };
   const endpoint = new WebSocketEndpoint({

@@ -11,12 +11,20 @@
  * - the whole session path: a v2 session receives a PUBLISH frame and 1,000 v2
  *   sessions hand the EVENT frame to peers that only count it;
  * - a routed call: a caller's CALL becomes the callee's INVOCATION, whose YIELD
- *   becomes the caller's RESULT (against the JSON work alone).
+ *   becomes the caller's RESULT (against the JSON work alone);
+ * - the other serializers (`wamp.2.json.batched`, `wamp.2.msgpack`, `wamp.2.cbor`):
+ *   decode the same PUBLISH, encode the same EVENT, with and without a binary
+ *   value to convert, and a publish reaching 1,000 sessions split among all four
+ *   v2 serializers (each EVENT encoded once per serializer).
  *
  * @module
  */
 
+import type { Codec } from "../src/codec/codec.ts";
+import { wampV2Cbor } from "../src/codec/v2_cbor.ts";
 import { wampV2Json } from "../src/codec/v2_json.ts";
+import { wampV2JsonBatched } from "../src/codec/v2_json_batched.ts";
+import { wampV2Msgpack } from "../src/codec/v2_msgpack.ts";
 import { MessageType as T } from "../src/protocol/constants.ts";
 import type { Event, RouterMessage } from "../src/protocol/messages.ts";
 import { Broker } from "../src/realm/broker.ts";
@@ -209,3 +217,93 @@ Deno.bench("a routed call: CALL → INVOCATION, YIELD → RESULT through two v2 
   callee.receive(`[70,${inv.slice(4, inv.indexOf(",", 4))},{},["${PAYLOAD}"]]`);
   _sink = callerPeer.last;
 });
+
+// ---------------------------------------------------------------------------
+// The other serializers. Everything they need is built lazily, on a bench's first
+// call, so that the JSON rows above run exactly as they did before these existed.
+
+const BINARY_CODECS: [string, Codec][] = [["wamp.2.msgpack", wampV2Msgpack], ["wamp.2.cbor", wampV2Cbor]];
+/** 1 KiB of bytes, and the same as the spec's JSON string. */
+const KIB = new Uint8Array(1024).map((_, i) => i & 0xff);
+const KIB_JSON = "\u0000" + KIB.toBase64();
+
+Deno.bench(
+  "wamp.2.json.batched: decode PUBLISH (a batch of one)",
+  { group: "serializers: decode PUBLISH" },
+  () => {
+    _sink = wampV2JsonBatched.decodeBatch(PUBLISH + "\u0018");
+  },
+);
+Deno.bench("wamp.2.json: decode PUBLISH", { group: "serializers: decode PUBLISH", baseline: true }, () => {
+  _sink = wampV2Json.decode(PUBLISH);
+});
+for (const [name, codec] of BINARY_CODECS) {
+  const f = (codec as typeof wampV2Msgpack).format.encode(JSON.parse(PUBLISH));
+  Deno.bench(`${name}: decode PUBLISH`, { group: "serializers: decode PUBLISH" }, () => {
+    _sink = codec.decode(f);
+  });
+}
+
+for (
+  const [name, codec] of [
+    ["wamp.2.json", wampV2Json],
+    ["wamp.2.json.batched", wampV2JsonBatched],
+    ...BINARY_CODECS,
+  ] as const
+) {
+  Deno.bench(`${name}: encode EVENT`, {
+    group: "serializers: encode EVENT",
+    baseline: name === "wamp.2.json",
+  }, () => {
+    _sink = codec.encodeEvent(freshEvent(++publication));
+  });
+}
+
+for (const [name, codec] of [["wamp.2.json", wampV2Json], ...BINARY_CODECS] as const) {
+  const frame = name === "wamp.2.json"
+    ? JSON.stringify([16, 1, {}, "bench.fan", [KIB_JSON]])
+    : (codec as typeof wampV2Msgpack).format.encode([16, 1, {}, "bench.fan", [KIB]]);
+  Deno.bench(`${name}: decode PUBLISH with 1 KiB of bytes`, {
+    group: "serializers: binary values",
+    baseline: name === "wamp.2.json",
+  }, () => {
+    _sink = codec.decode(frame);
+  });
+  Deno.bench(`${name}: encode EVENT with 1 KiB of bytes`, { group: "serializers: binary values" }, () => {
+    _sink = codec.encodeEvent({ ...freshEvent(++publication), args: [KIB_JSON] });
+  });
+}
+
+let mixedPublisher: WampV2Session | undefined;
+
+/** A publisher and 1,000 subscribers, 250 on each v2 serializer, in a router of their own. */
+function mixedRealm(): WampV2Session {
+  const mixed = new Router({ limits: { rate: 0 } });
+  const codecs = [wampV2Json, wampV2JsonBatched, wampV2Msgpack, wampV2Cbor];
+  const hello: unknown[] = [1, "realm1", { roles: { subscriber: {}, publisher: {} } }];
+  const join = (codec: Codec) => {
+    const s = new WampV2Session(mixed, new CountingPeer(), codec);
+    s.open();
+    s.receive(frameFor(codec, hello));
+    return s;
+  };
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const codec = codecs[i % codecs.length];
+    join(codec).receive(frameFor(codec, [32, 1, {}, "bench.fan"]));
+  }
+  return join(wampV2Json);
+}
+
+function frameFor(codec: Codec, msg: unknown[]): string | Uint8Array {
+  if (codec === wampV2Json) return JSON.stringify(msg);
+  if (codec === wampV2JsonBatched) return JSON.stringify(msg) + "\u0018";
+  return (codec as typeof wampV2Msgpack).format.encode(msg);
+}
+
+Deno.bench(
+  "WampV2Session.receive(PUBLISH) → 1,000 v2 sessions, 250 each of json, json.batched, msgpack, cbor",
+  { group: "serializers: session" },
+  () => {
+    (mixedPublisher ??= mixedRealm()).receive(PUBLISH);
+  },
+);

@@ -422,21 +422,21 @@ Deno.test("push server: a plain WebSocket (no subprotocol) is refused with 400 n
   });
 });
 
-Deno.test("an offered but unsupported subprotocol (wamp.2.msgpack alone) is refused with 400", async () => {
+Deno.test("an offered but unsupported subprotocol (wamp.2.ubjson alone) is refused with 400", async () => {
   for (const app of [pushApp, chatApp]) {
     await withServer(async (server) => {
-      const outcome = await tryOpen(server.wsUrl, "wamp.2.msgpack");
+      const outcome = await tryOpen(server.wsUrl, "wamp.2.ubjson");
       assert.equal(outcome.opened, false, `${app.name}: the WebSocket must not open`);
-      const { status, body } = await upgradeRequest(server.wsUrl.replace(/^ws/, "http"), "wamp.2.msgpack");
+      const { status, body } = await upgradeRequest(server.wsUrl.replace(/^ws/, "http"), "wamp.2.ubjson");
       assert.equal(status, 400, `${app.name}: status`);
       assert.ok(body.includes("wamp.2.json"), `${app.name}: body names wamp.2.json: ${body}`);
     }, app);
   }
 });
 
-Deno.test("the server picks wamp.2.json when offered [wamp.2.msgpack, wamp.2.json], and speaks v2 on it", async () => {
+Deno.test("the server picks wamp.2.json when offered [wamp.2.ubjson, wamp.2.json], and speaks v2 on it", async () => {
   await withServer(async (server) => {
-    const c = await RawClient.open(server.wsUrl, ["wamp.2.msgpack", "wamp.2.json"]);
+    const c = await RawClient.open(server.wsUrl, ["wamp.2.ubjson", "wamp.2.json"]);
     try {
       assert.equal(c.ws.protocol, "wamp.2.json");
       c.send([1, "realm1", { roles: { caller: {} } }]);

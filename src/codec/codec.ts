@@ -1,6 +1,7 @@
 /**
  * What every codec provides: frames in, model messages out, and back. A new
- * serializer (msgpack, cbor) is one new file implementing {@link Codec}.
+ * serializer is one new file implementing {@link Codec}; the v2 serializers share
+ * the message layout and its checks (`v2_messages.ts`).
  *
  * @module
  */
@@ -27,15 +28,30 @@ export interface Codec {
    * @throws {ProtocolError} when the frame is not a well-formed client message.
    */
   decode(frame: Frame): ClientMessage;
+  /**
+   * For serializers that carry several messages in one frame (`wamp.2.json.batched`):
+   * decodes all of them, checking every one before any is returned, so a frame
+   * with one bad message is refused whole. Codecs without it carry one message a frame.
+   * @throws {ProtocolError} when any message of the frame is not a well-formed client message.
+   */
+  decodeBatch?(frame: Frame): ClientMessage[];
   /** Encodes a router message, or returns null when this protocol has no such message. */
   encode(message: RouterMessage): Frame | null;
   /** Encodes an event once per codec, caching the frame on the event itself. */
   encodeEvent(event: Event): Frame;
 }
 
-let slots = 0;
+/**
+ * The {@link Event.frames} slot of `wamp.2.json`, the serializer most sessions
+ * speak. Always 0, whatever order the codec modules load in: a realm of JSON
+ * sessions then only ever fills the first slot, so each event's frame cache stays
+ * a packed array, the fastest kind to read on the fan-out path.
+ */
+export const JSON_SLOT = 0;
 
-/** Hands out a distinct {@link Event.frames} slot to each codec instance. */
+let slots = JSON_SLOT + 1;
+
+/** Hands out a distinct {@link Event.frames} slot to each other codec instance. */
 export function nextCodecSlot(): number {
   return slots++;
 }

@@ -1,169 +1,38 @@
 /**
  * WAMP v2 JSON codec (subprotocol `wamp.2.json`): text frames holding JSON arrays
- * whose first element is the message type code.
+ * whose first element is the message type code. Binary values travel as strings:
+ * `"\u0000"` followed by the bytes in base64 (the spec's rule for JSON), which is
+ * also how the router's model holds them, so this codec converts nothing.
  *
  * @module
  */
 
 import { MessageType as T, Subprotocol } from "../protocol/constants.ts";
-import { isId } from "../protocol/ids.ts";
-import type { ClientMessage, Dict, Event, RouterMessage } from "../protocol/messages.ts";
-import { type Codec, type Frame, hasKeys, isDict, jsonArray, nextCodecSlot, ProtocolError } from "./codec.ts";
+import type { ClientMessage, Event, RouterMessage } from "../protocol/messages.ts";
+import { type Codec, type Frame, JSON_SLOT, jsonArray } from "./codec.ts";
+import { v2ClientMessage, v2EventArray, v2RouterArray } from "./v2_messages.ts";
 
-/** The codec for `wamp.2.json`. Stateless: one instance serves every session. */
+/** The codec for `wamp.2.json`. Stateless: one instance serves every session (it owns {@link JSON_SLOT}). */
 export class WampV2JsonCodec implements Codec {
   readonly subprotocol: typeof Subprotocol.WAMP2_JSON = Subprotocol.WAMP2_JSON;
-  readonly slot: number = nextCodecSlot();
+  readonly slot: number = JSON_SLOT;
 
   /** Decodes a `wamp.2.json` frame; see {@link Codec.decode}. */
   decode(frame: Frame): ClientMessage {
-    const msg = jsonArray(frame);
-    const type = msg[0];
-    switch (type) {
-      case T.HELLO:
-        arity(msg, 3, 3, "HELLO");
-        return { type, realm: str(msg[1], "HELLO.Realm"), details: dict(msg[2], "HELLO.Details") };
-      case T.ABORT:
-      case T.GOODBYE:
-        arity(msg, 3, 3, type === T.ABORT ? "ABORT" : "GOODBYE");
-        return { type, details: dict(msg[1], "Details"), reason: str(msg[2], "Reason") };
-      case T.AUTHENTICATE:
-        arity(msg, 3, 3, "AUTHENTICATE");
-        return {
-          type,
-          signature: str(msg[1], "AUTHENTICATE.Signature"),
-          extra: dict(msg[2], "AUTHENTICATE.Extra"),
-        };
-      case T.ERROR: {
-        arity(msg, 5, 7, "ERROR");
-        const requestType = msg[1];
-        if (requestType !== T.INVOCATION) {
-          throw new ProtocolError("a client may only send ERROR for an INVOCATION");
-        }
-        return {
-          type,
-          requestType,
-          request: id(msg[2], "ERROR.Request"),
-          details: dict(msg[3], "ERROR.Details"),
-          error: str(msg[4], "ERROR.Error"),
-          args: args(msg[5]),
-          kwargs: kwargs(msg[6]),
-        };
-      }
-      case T.PUBLISH:
-        arity(msg, 4, 6, "PUBLISH");
-        return {
-          type,
-          request: id(msg[1], "PUBLISH.Request"),
-          options: dict(msg[2], "PUBLISH.Options"),
-          topic: str(msg[3], "PUBLISH.Topic"),
-          args: args(msg[4]),
-          kwargs: kwargs(msg[5]),
-        };
-      case T.SUBSCRIBE:
-        arity(msg, 4, 4, "SUBSCRIBE");
-        return {
-          type,
-          request: id(msg[1], "SUBSCRIBE.Request"),
-          options: dict(msg[2], "SUBSCRIBE.Options"),
-          topic: str(msg[3], "SUBSCRIBE.Topic"),
-        };
-      case T.UNSUBSCRIBE:
-        arity(msg, 3, 3, "UNSUBSCRIBE");
-        return {
-          type,
-          request: id(msg[1], "UNSUBSCRIBE.Request"),
-          subscription: id(msg[2], "UNSUBSCRIBE.Subscription"),
-        };
-      case T.CALL:
-        arity(msg, 4, 6, "CALL");
-        return {
-          type,
-          request: id(msg[1], "CALL.Request"),
-          options: dict(msg[2], "CALL.Options"),
-          procedure: str(msg[3], "CALL.Procedure"),
-          args: args(msg[4]),
-          kwargs: kwargs(msg[5]),
-        };
-      case T.CANCEL:
-        arity(msg, 3, 3, "CANCEL");
-        return { type, request: id(msg[1], "CANCEL.Request"), options: dict(msg[2], "CANCEL.Options") };
-      case T.REGISTER:
-        arity(msg, 4, 4, "REGISTER");
-        return {
-          type,
-          request: id(msg[1], "REGISTER.Request"),
-          options: dict(msg[2], "REGISTER.Options"),
-          procedure: str(msg[3], "REGISTER.Procedure"),
-        };
-      case T.UNREGISTER:
-        arity(msg, 3, 3, "UNREGISTER");
-        return {
-          type,
-          request: id(msg[1], "UNREGISTER.Request"),
-          registration: id(msg[2], "UNREGISTER.Registration"),
-        };
-      case T.YIELD:
-        arity(msg, 3, 5, "YIELD");
-        return {
-          type,
-          request: id(msg[1], "YIELD.Request"),
-          options: dict(msg[2], "YIELD.Options"),
-          args: args(msg[3]),
-          kwargs: kwargs(msg[4]),
-        };
-      default:
-        if (typeof type === "number" && KNOWN_ROUTER_TYPES.has(type)) {
-          throw new ProtocolError(`message type ${type} is only sent by a router`);
-        }
-        throw new ProtocolError(`unknown message type ${JSON.stringify(type) ?? "undefined"}`);
-    }
+    return v2ClientMessage(jsonArray(frame));
   }
 
   /** Encodes a router message as `wamp.2.json`; every router message has a v2 frame. */
   encode(m: RouterMessage): Frame {
-    switch (m.type) {
-      case T.WELCOME:
-        return JSON.stringify([T.WELCOME, m.session, m.details]);
-      case T.ABORT:
-      case T.GOODBYE:
-        return JSON.stringify([m.type, m.details, m.reason]);
-      case T.CHALLENGE:
-        return JSON.stringify([T.CHALLENGE, m.authmethod, m.extra]);
-      case T.ERROR:
-        return JSON.stringify(
-          withPayload([T.ERROR, m.requestType, m.request, m.details, m.error], m.args, m.kwargs),
-        );
-      case T.PUBLISHED:
-        return JSON.stringify([T.PUBLISHED, m.request, m.publication]);
-      case T.SUBSCRIBED:
-        return JSON.stringify([T.SUBSCRIBED, m.request, m.subscription]);
-      case T.UNSUBSCRIBED:
-        return JSON.stringify([T.UNSUBSCRIBED, m.request]);
-      case T.EVENT:
-        return this.encodeEvent(m);
-      case T.RESULT:
-        return JSON.stringify(withPayload([T.RESULT, m.request, m.details], m.args, m.kwargs));
-      case T.REGISTERED:
-        return JSON.stringify([T.REGISTERED, m.request, m.registration]);
-      case T.UNREGISTERED:
-        return JSON.stringify([T.UNREGISTERED, m.request]);
-      case T.INVOCATION:
-        return JSON.stringify(
-          withPayload([T.INVOCATION, m.request, m.registration, m.details], m.args, m.kwargs),
-        );
-      case T.INTERRUPT:
-        return JSON.stringify([T.INTERRUPT, m.request, m.options]);
-    }
+    if (m.type === T.EVENT) return this.encodeEvent(m);
+    return JSON.stringify(v2RouterArray(m));
   }
 
   /** Encodes an EVENT as `wamp.2.json`, once per event; see {@link Codec.encodeEvent}. */
   encodeEvent(ev: Event): Frame {
     const cached = ev.frames[this.slot];
     if (cached !== undefined) return cached;
-    const frame = JSON.stringify(
-      withPayload([T.EVENT, ev.subscription, ev.publication, ev.details], ev.args, ev.kwargs),
-    );
+    const frame = JSON.stringify(v2EventArray(ev));
     ev.frames[this.slot] = frame;
     return frame;
   }
@@ -171,61 +40,3 @@ export class WampV2JsonCodec implements Codec {
 
 /** The shared `wamp.2.json` codec. */
 export const wampV2Json: WampV2JsonCodec = new WampV2JsonCodec();
-
-const KNOWN_ROUTER_TYPES = new Set<number>([
-  T.WELCOME,
-  T.CHALLENGE,
-  T.PUBLISHED,
-  T.SUBSCRIBED,
-  T.UNSUBSCRIBED,
-  T.EVENT,
-  T.RESULT,
-  T.REGISTERED,
-  T.UNREGISTERED,
-  T.INVOCATION,
-  T.INTERRUPT,
-]);
-
-/** Appends `args` and `kwargs` the way the spec wants: omitted when empty. */
-function withPayload(head: unknown[], a: unknown[] | undefined, kw: Dict | undefined): unknown[] {
-  if (hasKeys(kw)) head.push(a ?? [], kw);
-  else if (a !== undefined && a.length > 0) head.push(a);
-  return head;
-}
-
-function arity(msg: unknown[], min: number, max: number, name: string): void {
-  if (msg.length < min || msg.length > max) {
-    throw new ProtocolError(
-      min === max
-        ? `${name} must have ${min} elements, got ${msg.length}`
-        : `${name} must have ${min} to ${max} elements, got ${msg.length}`,
-    );
-  }
-}
-
-function str(value: unknown, field: string): string {
-  if (typeof value !== "string") throw new ProtocolError(`${field} must be a string`);
-  return value;
-}
-
-function id(value: unknown, field: string): number {
-  if (!isId(value)) throw new ProtocolError(`${field} must be an integer in 1..2^53`);
-  return value;
-}
-
-function dict(value: unknown, field: string): Dict {
-  if (!isDict(value)) throw new ProtocolError(`${field} must be an object`);
-  return value;
-}
-
-function args(value: unknown): unknown[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw new ProtocolError("Arguments must be a list");
-  return value;
-}
-
-function kwargs(value: unknown): Dict | undefined {
-  if (value === undefined) return undefined;
-  if (!isDict(value)) throw new ProtocolError("ArgumentsKw must be an object");
-  return value;
-}

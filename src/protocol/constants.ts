@@ -107,5 +107,11 @@ export const WsClose = {
 /** The WebSocket subprotocol names this router speaks. */
 export const Subprotocol = {
   WAMP2_JSON: "wamp.2.json",
+  /** JSON messages batched in one text frame, each followed by the byte 0x18. */
+  WAMP2_JSON_BATCHED: "wamp.2.json.batched",
+  /** MessagePack in binary frames. */
+  WAMP2_MSGPACK: "wamp.2.msgpack",
+  /** CBOR in binary frames. */
+  WAMP2_CBOR: "wamp.2.cbor",
   WAMP1: "wamp",
 } as const;

@@ -104,7 +104,11 @@ export class WampV2Session extends NetworkSession {
     this.#armHelloTimer();
   }
 
-  /** Handles one frame; protocol violations are answered with ABORT and close 1002 (too large: 1009). */
+  /**
+   * Handles one frame; protocol violations are answered with ABORT and close 1002 (too large: 1009).
+   * A frame of a batching serializer may carry several messages: all are decoded
+   * and checked first, then handled in order until one ends the session.
+   */
   receive(frame: Frame): void {
     if (this.ended) return;
     if (exceedsSize(frame, this.router.maxMessageSize)) {
@@ -117,15 +121,24 @@ export class WampV2Session extends NetworkSession {
       );
       return;
     }
-    let msg: ClientMessage;
+    const codec = this.codec;
+    let msg: ClientMessage | undefined;
+    let batch: ClientMessage[] | undefined;
     try {
-      msg = this.codec.decode(frame);
+      if (codec.decodeBatch === undefined) msg = codec.decode(frame);
+      else batch = codec.decodeBatch(frame);
     } catch (e) {
       this.#violation(e instanceof ProtocolError ? e.message : "undecodable message");
       return;
     }
     try {
-      this.#dispatch(msg);
+      if (msg !== undefined) this.#dispatch(msg);
+      else {
+        for (const m of batch!) {
+          if (this.ended) return;
+          this.#dispatch(m);
+        }
+      }
     } catch (e) {
       if (e instanceof ProtocolError) this.#violation(e.message);
       else throw e;
