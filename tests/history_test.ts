@@ -49,18 +49,18 @@ const exact = (uri: string) => ({ uri, match: "exact" as const });
 Deno.test("store: a topic keeps its last `limit` events; what falls off is gone, counted as expired", () => {
   const { store: s } = store([rule("a", 3)]);
   for (const t of ["1", "2", "3", "4", "5"]) s.append(event("a", t));
-  assert.deepEqual(texts(s.events(exact("a"), {}).events), ["3", "4", "5"]);
+  assert.deepEqual(texts(s.eventsNow(exact("a"), {}).events), ["3", "4", "5"]);
   assert.deepEqual(s.counters, { stored: 5, expired: 2, evicted: 0 });
   assert.equal(s.keeps("b"), false, "a topic no rule matches keeps nothing");
   s.append(event("b", "x"));
-  assert.deepEqual(s.events(exact("b"), {}).events, []);
+  assert.deepEqual(s.eventsNow(exact("b"), {}).events, []);
 });
 
 Deno.test("store: max-bytes bounds a topic by the encoded size of its payloads", () => {
   // Each payload [["xxxxxxxx"],{}] encodes to 17 bytes; 40 bytes hold two.
   const { store: s } = store([rule("a", 100, { maxBytes: 40 })]);
   for (const t of ["xxxxxxx1", "xxxxxxx2", "xxxxxxx3"]) s.append(event("a", t));
-  assert.deepEqual(texts(s.events(exact("a"), {}).events), ["xxxxxxx2", "xxxxxxx3"]);
+  assert.deepEqual(texts(s.eventsNow(exact("a"), {}).events), ["xxxxxxx2", "xxxxxxx3"]);
   assert.equal(s.bytes, 34);
 });
 
@@ -70,7 +70,7 @@ Deno.test("store: max-age drops events older than the age, also when only read",
   clock.now += 30_000;
   s.append(event("a", "newer", clock.now));
   clock.now += 40_000; // "old" is 70 s old now, "newer" 40 s
-  assert.deepEqual(texts(s.events(exact("a"), {}).events), ["newer"]);
+  assert.deepEqual(texts(s.eventsNow(exact("a"), {}).events), ["newer"]);
   assert.equal(s.counters.expired, 1);
 });
 
@@ -80,8 +80,12 @@ Deno.test("store: over max-total-bytes the oldest events of the largest history 
   for (let i = 0; i < 10; i++) s.append(event("big", `${i}`.padEnd(100, "b")));
   assert.ok(s.bytes <= 1024, `under the bound: ${s.bytes}`);
   assert.equal(s.counters.evicted, 2);
-  assert.deepEqual(texts(s.events(exact("small"), {}).events).length, 1, "the small history kept its event");
-  assert.equal((texts(s.events(exact("big"), {}).events)[0] as string)[0], "2", "big lost its two oldest");
+  assert.deepEqual(
+    texts(s.eventsNow(exact("small"), {}).events).length,
+    1,
+    "the small history kept its event",
+  );
+  assert.equal((texts(s.eventsNow(exact("big"), {}).events)[0] as string)[0], "2", "big lost its two oldest");
 });
 
 Deno.test("store: after_publication that fell off (or was never seen) answers complete: false with what is kept", () => {
@@ -89,14 +93,14 @@ Deno.test("store: after_publication that fell off (or was never seen) answers co
   const first = event("a", "1");
   s.append(first);
   for (const t of ["2", "3"]) s.append(event("a", t));
-  const kept = s.events(exact("a"), {}).events;
-  assert.deepEqual(s.events(exact("a"), { afterPublication: kept[0].publication }), {
+  const kept = s.eventsNow(exact("a"), {}).events;
+  assert.deepEqual(s.eventsNow(exact("a"), { afterPublication: kept[0].publication }), {
     events: [kept[1]],
     complete: true,
   });
-  const gone = s.events(exact("a"), { afterPublication: first.publication });
+  const gone = s.eventsNow(exact("a"), { afterPublication: first.publication });
   assert.deepEqual(gone, { events: kept, complete: false });
-  assert.equal(s.events(exact("a"), { afterPublication: 424242 }).complete, false);
+  assert.equal(s.eventsNow(exact("a"), { afterPublication: 424242 }).complete, false);
 });
 
 Deno.test("store: a pattern reads every matching topic's history in the order received; limit, reverse, topic, times", () => {
@@ -105,13 +109,13 @@ Deno.test("store: a pattern reads every matching topic's history in the order re
   s.append(event("p.b", "b1", clock.now + 1));
   s.append(event("p.a", "a2", clock.now + 2));
   const prefix = { uri: "p.", match: "prefix" as const };
-  assert.deepEqual(texts(s.events(prefix, {}).events), ["a1", "b1", "a2"]);
-  assert.deepEqual(texts(s.events(prefix, { reverse: true, limit: 2 }).events), ["a2", "b1"]);
-  assert.deepEqual(texts(s.events(prefix, { topic: "p.a" }).events), ["a1", "a2"]);
-  assert.deepEqual(texts(s.events(prefix, { fromTime: clock.now + 1 }).events), ["b1", "a2"]);
-  assert.deepEqual(texts(s.events(prefix, { untilTime: clock.now + 1 }).events), ["a1", "b1"]);
+  assert.deepEqual(texts(s.eventsNow(prefix, {}).events), ["a1", "b1", "a2"]);
+  assert.deepEqual(texts(s.eventsNow(prefix, { reverse: true, limit: 2 }).events), ["a2", "b1"]);
+  assert.deepEqual(texts(s.eventsNow(prefix, { topic: "p.a" }).events), ["a1", "a2"]);
+  assert.deepEqual(texts(s.eventsNow(prefix, { fromTime: clock.now + 1 }).events), ["b1", "a2"]);
+  assert.deepEqual(texts(s.eventsNow(prefix, { untilTime: clock.now + 1 }).events), ["a1", "b1"]);
   assert.deepEqual(
-    texts(s.events({ uri: "p..", match: "wildcard" }, {}).events),
+    texts(s.eventsNow({ uri: "p..", match: "wildcard" }, {}).events),
     [],
     "p.. needs three parts",
   );

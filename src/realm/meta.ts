@@ -170,6 +170,16 @@ export class MetaApi implements Participant {
     const fn = this.#procedures.get(message.registration);
     if (fn === undefined) return;
     const callerId = message.details.caller;
+    const request = message.request;
+    const fail = (e: unknown) => {
+      if (e instanceof WampError) return dealer.error(this, request, e.uri, e.args, e.kwargs);
+      console.error("meta procedure failed:", e);
+      dealer.error(this, request, ErrorUri.RUNTIME_ERROR, ["the meta procedure failed"]);
+    };
+    const answer = (value: unknown) => {
+      if (value instanceof MetaResult) dealer.yield(this, request, {}, value.args, value.kwargs);
+      else dealer.yield(this, request, {}, value === undefined ? [] : [value]);
+    };
     let value: unknown;
     try {
       value = fn({
@@ -178,12 +188,11 @@ export class MetaApi implements Participant {
         caller: typeof callerId === "number" ? this.realm.session(callerId) : undefined,
       });
     } catch (e) {
-      if (e instanceof WampError) return dealer.error(this, message.request, e.uri, e.args, e.kwargs);
-      console.error("meta procedure failed:", e);
-      return dealer.error(this, message.request, ErrorUri.RUNTIME_ERROR, ["the meta procedure failed"]);
+      return fail(e);
     }
-    if (value instanceof MetaResult) dealer.yield(this, message.request, {}, value.args, value.kwargs);
-    else dealer.yield(this, message.request, {}, value === undefined ? [] : [value]);
+    // The history may answer later (a store elsewhere); everything else answers at once.
+    if (value instanceof Promise) value.then(answer, fail);
+    else answer(value);
   }
 
   /** The meta API lives as long as its realm. */
@@ -300,7 +309,7 @@ export class MetaApi implements Participant {
    * kwargs `complete` is false when a publication the query names is no longer kept,
    * `since` says since when the store has kept history (a restart moves it).
    */
-  #getEvents({ args, kwargs, caller }: MetaCall): MetaResult {
+  async #getEvents({ args, kwargs, caller }: MetaCall): Promise<MetaResult> {
     const sub = isId(args[0]) ? this.realm.broker.subscriptionById(args[0]) : undefined;
     if (sub === undefined || caller === undefined || !sub.subscribers.has(caller)) {
       throw new WampError(ErrorUri.NO_SUCH_SUBSCRIPTION, [
@@ -311,7 +320,7 @@ export class MetaApi implements Participant {
     if (store === null) return new MetaResult([[]], { complete: true, since: new Date(0).toISOString() });
     // v1 CALL has no keyword arguments: its options come as the second positional one.
     const options = Object.keys(kwargs).length === 0 && isObject(args[1]) ? args[1] : kwargs;
-    const page = store.events({ uri: sub.topic, match: sub.match }, historyQuery(options));
+    const page = await store.events({ uri: sub.topic, match: sub.match }, historyQuery(options));
     const events = page.events.map((e) => ({
       timestamp: new Date(e.timestamp).toISOString(),
       subscription: sub.id,

@@ -132,7 +132,12 @@ export class MemoryStore implements EventStore {
     while (this.#bytes > this.#maxTotalBytes && this.#evictFromLargest()) { /* until under the bound */ }
   }
 
-  events(covers: UriPattern, query: HistoryQuery): HistoryPage {
+  events(covers: UriPattern, query: HistoryQuery): Promise<HistoryPage> {
+    return Promise.resolve(this.eventsNow(covers, query));
+  }
+
+  /** {@link events}, answered at once: the memory store has nothing to wait for. */
+  eventsNow(covers: UriPattern, query: HistoryQuery): HistoryPage {
     const now = this.now();
     let entries: Entry[] = [];
     for (const history of this.#covered(covers)) {

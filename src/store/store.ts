@@ -9,6 +9,10 @@
  * - Retained events: a topic's last publish with `retain: true`, delivered first
  *   to a subscriber that asks `get_retained`.
  *
+ * Appending and retaining never wait (the fan-out must not); reading the history
+ * answers a promise; the retained events are read at once, since they must go
+ * out right after SUBSCRIBED and before any live event.
+ *
  * @module
  */
 
@@ -118,8 +122,11 @@ export interface EventStore {
   keeps(topic: string): boolean;
   /** Keeps a publication on a topic that {@link keeps} history. */
   append(event: StoredEvent): void;
-  /** The kept events of every topic `covers` matches, filtered by `query`. */
-  events(covers: UriPattern, query: HistoryQuery): HistoryPage;
+  /**
+   * The kept events of every topic `covers` matches, filtered by `query`. A
+   * promise, so that a store elsewhere (a broker's streams) can answer later.
+   */
+  events(covers: UriPattern, query: HistoryQuery): Promise<HistoryPage>;
   /**
    * Makes `event` the topic's retained event. One published with black- or
    * whitelists does not erase the earlier ones: a subscriber it leaves out still
