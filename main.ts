@@ -35,6 +35,12 @@ import { wampV2JsonBatched } from "./src/codec/v2_json_batched.ts";
 import { wampV2Msgpack } from "./src/codec/v2_msgpack.ts";
 import { wampV2Cbor } from "./src/codec/v2_cbor.ts";
 import { pagesApp } from "./src/http/pages.ts";
+import { httpApi } from "./src/http/api.ts";
+import type { HttpApiConfig } from "./src/config/http_api.ts";
+import { OpsAccess } from "./src/http/access.ts";
+import { healthz, metrics, readyz, type ServerView } from "./src/http/metrics.ts";
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel, SILENT } from "./src/log.ts";
+import type { QueueBridge } from "./src/bridge/queue_bridge.ts";
 import { Router } from "./src/router.ts";
 import type { SessionLimits } from "./src/router.ts";
 import { WampV1Session } from "./src/session/v1.ts";
@@ -65,6 +71,8 @@ export interface App {
 export interface AppInstance {
   /** Serves WebSocket clients that offer no subprotocol; refused when absent. */
   plain?: SessionFactory;
+  /** The app's queue bridge, when it runs one: `/healthz`, `/readyz` and `/metrics` report it. */
+  bridge?: QueueBridge | null;
   /** Stops the app; called first at shutdown, before the router says goodbye to the sessions. */
   close(): void | Promise<void>;
 }
@@ -98,10 +106,19 @@ export interface ServerOptions {
   maxMessageSize?: number;
   /** Bytes queued for one connection before it is closed as a slow consumer. Default 8 MiB. */
   maxBufferedAmount?: number;
+  /** Where the server logs (sessions, the bridge, start and stop). Default: nowhere. */
+  log?: Logger;
+  /**
+   * Who besides loopback may read `/metrics` and `/healthz`: addresses or CIDR
+   * networks, and a bearer key. Default: loopback only.
+   */
+  opsAccess?: { allow?: string[]; key?: string };
   /** How long a v2 connection may wait before HELLO, in ms. Default 10 s. */
   helloTimeoutMs?: number;
   /** Folder with the pages. Default: `public/` beside this file. */
   publicDir?: string | URL;
+  /** The HTTP publish and call API (`POST /publish`, `POST /call`); off without keys. Default off. */
+  httpApi?: HttpApiConfig;
 }
 
 /** A server that is listening. */
@@ -128,7 +145,9 @@ const HTTP_SHUTDOWN_MS = 3_000;
 /** Starts the router, the app and the HTTP server. */
 export async function startServer(app: App, options: ServerOptions = {}): Promise<RunningServer> {
   const origins = new OriginPolicy(options.origins ?? []);
+  const log = options.log ?? SILENT;
   const router = new Router({
+    log,
     realms: options.realms,
     auth: options.auth,
     authThrottle: options.authThrottle,
@@ -141,6 +160,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
       maxTotalBytes: DEFAULT_MAX_TOTAL_BYTES,
     },
   });
+  const api = httpApi(router, options.httpApi);
   const pages = await pagesApp({
     publicDir: options.publicDir ?? new URL("./public/", import.meta.url),
     index: app.index,
@@ -161,6 +181,13 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     maxConnections: options.maxSessions,
   });
 
+  const access = new OpsAccess(options.opsAccess?.allow ?? [], options.opsAccess?.key);
+  const view = { router, endpoint, bridge: instance.bridge ?? null, listening: false };
+  const ops: Record<string, (v: ServerView) => Response> = {
+    "/healthz": healthz,
+    "/readyz": readyz,
+    "/metrics": metrics,
+  };
   const server = Deno.serve({
     port: options.port ?? 8080,
     hostname: options.host ?? "127.0.0.1",
@@ -168,6 +195,16 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     onListen: () => {},
   }, (req, info) => {
     const path = new URL(req.url).pathname;
+    const op = ops[path];
+    if (op !== undefined) {
+      if (!access.permits(info.remoteAddr.hostname, req.headers.get("authorization"))) {
+        return new Response("Forbidden: only loopback, --metrics-allow addresses or the metrics key.\n", {
+          status: 403,
+          headers: { "content-type": "text/plain; charset=utf-8", "www-authenticate": "Bearer" },
+        });
+      }
+      return op(view);
+    }
     if (path === "/" || path === "/ws") {
       if (isUpgrade(req)) return endpoint.accept(req, info.remoteAddr.hostname);
       if (path === "/ws") {
@@ -177,9 +214,11 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
         });
       }
     }
+    if (api?.handles(path)) return api.fetch(req, info.remoteAddr.hostname);
     return pages.fetch(req);
   });
 
+  view.listening = true;
   const host = urlHost(server.addr.hostname);
   const port = server.addr.port;
   const secure = options.tls !== undefined ? "s" : "";
@@ -193,8 +232,12 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     port,
     close() {
       closing ??= (async () => {
+        const started = performance.now();
+        log.info("shutting down", { sessions: router.sessionCount });
         // The app first: a bridge stops taking messages before the sessions it would route them to go.
         await instance.close();
+        api?.close();
+        log.info("app stopped; saying goodbye to the sessions", { sessions: router.sessionCount });
         await router.shutdown();
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
@@ -202,6 +245,8 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
           new Promise((resolve) => timer = setTimeout(resolve, HTTP_SHUTDOWN_MS)),
         ]);
         clearTimeout(timer);
+        view.listening = false;
+        log.info("stopped", { drain_ms: Math.round(performance.now() - started) });
       })();
       return closing;
     },
@@ -243,6 +288,10 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --max-subscriptions N  per session (default 1000)      --max-registrations N  per session (default 100)",
     "  --max-pending-calls N  per session (default 1000)      --max-message-size N   bytes (default 1048576)",
     "  --rate N --burst N     publishes plus calls per second per session (default 1000, burst 2000; 0 = off)",
+    "  --log-format text|json  log lines for people or for a pipeline (env LOG_FORMAT; default text)",
+    "  --log-level L   error, warn, info or debug (env LOG_LEVEL; default info: sessions, bridge, auth failures)",
+    "  --metrics-allow ADDR  an address or CIDR network that may read /metrics and /healthz besides",
+    "                  loopback (repeat)",
     "  --call-timeout SECONDS how long a call waits for its callee when the caller sets no timeout",
     "                  (default 0: forever)",
     ...(extension?.usage ?? []),
@@ -295,6 +344,9 @@ export function parseServerArgs(
         "allow-origin": { type: "string", multiple: true },
         cert: { type: "string" },
         key: { type: "string" },
+        "log-format": { type: "string" },
+        "log-level": { type: "string" },
+        "metrics-allow": { type: "string", multiple: true },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
         ...extension?.options,
@@ -348,9 +400,29 @@ export function parseServerArgs(
     else limits = { ...limits, [field]: n };
   }
 
+  const logFormat = (values["log-format"] as string | undefined) ?? env("LOG_FORMAT") ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new UsageError(`--log-format: expected text or json, got ${JSON.stringify(logFormat)}`);
+  }
+  const logLevel = (values["log-level"] as string | undefined) ?? env("LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new UsageError(
+      `--log-level: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`,
+    );
+  }
+  // The flags replace the file's list; the file's key stays.
+  const metricsAllow = (values["metrics-allow"] as string[] | undefined) ?? config.metrics.allow;
+  try {
+    new OpsAccess(metricsAllow);
+  } catch (e) {
+    throw new UsageError(`--metrics-allow: ${(e as Error).message}`);
+  }
+
   return {
     port,
     host,
+    log: createLogger({ format: logFormat, level: logLevel as LogLevel }),
+    opsAccess: { allow: metricsAllow, key: config.metrics.key },
     realms,
     auth: config.auth,
     origins,
@@ -358,6 +430,7 @@ export function parseServerArgs(
     limits,
     maxSessions,
     maxMessageSize,
+    httpApi: config.httpApi,
     help: values.help === true,
     extra: values,
     config,
@@ -432,6 +505,10 @@ export async function runCli(
   }
   const page = theApp.index === "index.html" ? server.url : `${server.url}${theApp.index}`;
   console.log(`Tuerca ${theApp.name} server: open ${page} (WAMP at ${server.wsUrl})`);
+  console.log(
+    `Health at ${server.url}healthz and ${server.url}readyz, Prometheus metrics at ${server.url}metrics`,
+  );
+  options.log?.info("started", { app: theApp.name, url: server.url, ws: server.wsUrl });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { SILENT } from "./src/log.ts";
 import {
   type App,
   type AppInstance,
@@ -116,7 +117,11 @@ export function createPushApp(config: PushConfig = { bridge: DEFAULT_BRIDGE }): 
     start(router): PushAppInstance {
       const local = new LocalSession(router);
       local.register(AREA_PROCEDURE, (args) => areaCuadrado(args));
-      const bridge = config.bridge === false ? null : new QueueBridge(router, config.bridge);
+      // The bridge's lines go to the server's log, unless the caller takes them (tests do).
+      const bridge = config.bridge === false ? null : new QueueBridge(router, {
+        log: router.log === SILENT ? undefined : (line) => router.log.info(line),
+        ...config.bridge,
+      });
       bridge?.start();
       return {
         bridge,

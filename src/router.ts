@@ -10,7 +10,9 @@ import { type AuthConfig, DEFAULT_AUTH } from "./auth/authenticator.ts";
 import type { RealmDefinition } from "./auth/authorizer.ts";
 import { defaultRoles } from "./auth/default_roles.ts";
 import type { FailureThrottle } from "./auth/throttle.ts";
+import { type Logger, SILENT } from "./log.ts";
 import { randomId } from "./protocol/ids.ts";
+import { Tally } from "./stats/histogram.ts";
 import { Realm } from "./realm/realm.ts";
 import type { StoreConfig } from "./store/store.ts";
 
@@ -61,6 +63,8 @@ export interface RouterOptions {
   maxMessageSize?: number;
   /** How long a v2 connection may wait before HELLO, in ms. Default 10 s. */
   helloTimeoutMs?: number;
+  /** Where session opens and closes, failed authentications and quota hits are logged. Default: nowhere. */
+  log?: Logger;
 }
 
 /** Something the router must close when it shuts down (a session of any kind). */
@@ -84,7 +88,22 @@ export interface RouterCounters {
   rateLimited: number;
   /** v1 SUBSCRIBE and PUBLISH messages dropped (v1 has no error message for them). */
   v1Dropped: number;
+  /** Failed authentications by method (`none` when no offered method is enabled). */
+  authFailures: Tally;
+  /** ERROR and ABORT answers by error URI. */
+  errors: Tally;
+  /** Sessions (connections) opened, by subprotocol. */
+  sessionsOpened: Tally;
+  /** Sessions closed, by `"<subprotocol> <reason>"`. */
+  sessionsClosed: Tally;
+  /** Messages received by message type code (v1 PREFIX counts at 0). */
+  messagesIn: number[];
+  /** Messages sent by message type code, EVENTs aside (the broker counts those per publish). */
+  messagesOut: number[];
 }
+
+/** The highest WAMP v2 message type code, for the per-type counters. */
+const MAX_TYPE = 70;
 /** Owns the realms and the sessions. */
 export class Router {
   /** Agent string sent in WELCOME (v2) and as the server ident (v1). Default {@link AGENT}. */
@@ -106,7 +125,17 @@ export class Router {
     quotaExceeded: 0,
     rateLimited: 0,
     v1Dropped: 0,
+    authFailures: new Tally(),
+    errors: new Tally(),
+    sessionsOpened: new Tally(),
+    sessionsClosed: new Tally(),
+    messagesIn: new Array(MAX_TYPE + 1).fill(0),
+    messagesOut: new Array(MAX_TYPE + 1).fill(0),
   };
+  /** Where sessions, authentication failures and quota hits are logged. */
+  readonly log: Logger;
+  /** When the router started (ms since the epoch). */
+  readonly startedAt: number = Date.now();
   #realms = new Map<string, Realm>();
   #live = new Set<number>();
   #closables = new Set<Closable>();
@@ -127,6 +156,12 @@ export class Router {
     this.agent = options.agent ?? AGENT;
     this.maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.log = options.log ?? SILENT;
+  }
+
+  /** Every realm. */
+  realms(): IterableIterator<Realm> {
+    return this.#realms.values();
   }
 
   /** The realm called `name`, if the router has one. */

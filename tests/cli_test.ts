@@ -165,13 +165,16 @@ Deno.test("push.ts --port 0 prints exactly one line with http://127.0.0.1:<port>
   });
 });
 
-Deno.test("push.ts --no-bridge --port 0 prints exactly one line and nothing else", async () => {
+Deno.test("push.ts --no-bridge --port 0 prints the page line and the health and metrics line, nothing else", async () => {
   await withChild("push.ts", ["--no-bridge", "--port", "0"], async (child) => {
     const { url, line } = await startLine(child);
     await assertPageServed(url, "push.js");
     child.process.kill("SIGINT");
     assert.equal((await child.status()).code, 0);
-    assert.deepEqual(await child.allStdout(), [line], "stdout holds exactly the one start-up line");
+    assert.deepEqual(await child.allStdout(), [
+      line,
+      `Health at ${url}healthz and ${url}readyz, Prometheus metrics at ${url}metrics`,
+    ], "stdout holds the two start-up lines");
   });
 });
 

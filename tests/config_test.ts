@@ -66,8 +66,14 @@ function baseConfig(): Json {
     origins: ["https://app.example.com"],
     endpoint: { type: "tcp", port: 8080, interface: "127.0.0.1", tls: null },
     limits: { rate: 10 },
+    "http-api": { keys: [{ name: "deploy", key: HTTP_KEY, role: "member" }], call_timeout: 30 },
+    metrics: { allow: ["10.0.0.5", "192.168.1.0/24"], key: METRICS_KEY },
   };
 }
+
+/** The base configuration's HTTP API key and metrics key (16 characters or more, as keys must be). */
+const HTTP_KEY = "http-key-0123456789abcdef";
+const METRICS_KEY = "metrics-key-0123456789";
 
 /** Parses `text` as t.json and returns the ConfigError, checking its file, path and message form. */
 function configError(
@@ -213,6 +219,26 @@ const CASES: [string, string, unknown, RegExp, string?][] = [
   ["limits negative", "limits.subscriptions", -1, /expected a whole number from 0 to 1000000000, got number -1/],
   ["limits not integer", "limits.rate", 1.5, /expected a whole number from 0 to 1000000000, got number 1\.5/],
   ["limits unknown key", "limits.connections", 5, /unknown key in the limits; the keys here are "sessions"/],
+  ["http-api unknown key", "http-api.port", 8081, /unknown key in the HTTP API; the keys here are "keys", "call_timeout"/],
+  ["http-api keys by key (the secret as a name)", "http-api.keys", { [HTTP_KEY]: { role: "member" } }, /expected a list of keys, each \{ "key": …, "role": … \} \(a JSON array\), got an object/],
+  ["http-api unknown key in a key", "http-api.keys[0].secret", "x", /unknown key in an HTTP API key; the keys here are "name", "key", "role", "realm"/],
+  ["http-api key missing", "http-api.keys[0].key", undefined, /expected a secret: a string, or \{ "env": "NAME" \}, got nothing/],
+  ["http-api key too short", "http-api.keys[0].key", "short", /a key needs at least 16 characters \(this one has 5\); make one with: openssl rand -hex 32/],
+  ["http-api key with a space", "http-api.keys[0].key", "two words, many characters", /a key may hold only letters, digits and - \. _ ~ \+ \/.*Authorization: Bearer <key>/],
+  ["http-api key from an unset env variable", "http-api.keys[0].key", { env: "TUERCA_UNSET_HTTP_KEY" }, /environment variable TUERCA_UNSET_HTTP_KEY is not set/],
+  ["http-api the same key twice", "http-api.keys[1].key", { key: HTTP_KEY, role: "guest" }, /the same key as http-api\.keys\[0\]; a key names one role/, "http-api.keys[1]"],
+  ["http-api the same name twice", "http-api.keys[1].name", { name: "deploy", key: HTTP_KEY + "x", role: "guest" }, /the name "deploy" is taken by http-api\.keys\[0\]/, "http-api.keys[1]"],
+  ["http-api a name that is no authid", "http-api.keys[0].name", "the deployer", /expected a name of 1 to 64 letters, digits/],
+  ["http-api role the realm lacks", "http-api.keys[0].role", "ghost", /role "ghost" is not defined on realm "realm1"; define it under that realm's roles or use one of "member", "guest"/],
+  ["http-api realm that does not exist", "http-api.keys[0].realm", "nowhere", /no realm "nowhere"; the realms are "realm1"/],
+  ["http-api call_timeout 0", "http-api.call_timeout", 0, /expected a whole number from 1 to 2147483, got number 0/],
+  ["metrics unknown key", "metrics.deny", [], /unknown key in the metrics access; the keys here are "allow", "key"/],
+  ["metrics allow not a list", "metrics.allow", "10.0.0.5", /expected a list of addresses and networks \(a JSON array\)/],
+  ["metrics allow not an address", "metrics.allow[1]", "300.1.1.1", /"300\.1\.1\.1" is not an IP address or CIDR network; write one such as "10\.0\.0\.5"/],
+  ["metrics allow prefix too long", "metrics.allow[0]", "10.0.0.0/33", /"10\.0\.0\.0\/33" is not an IP address or CIDR network/],
+  ["metrics allow a host name", "metrics.allow[0]", "localhost", /"localhost" is not an IP address or CIDR network/],
+  ["metrics key too short", "metrics.key", "secret", /a key needs at least 16 characters \(this one has 6\)/],
+  ["metrics key from an unset env variable", "metrics.key", { env: "TUERCA_UNSET_METRICS_KEY" }, /TUERCA_UNSET_METRICS_KEY is not set/],
 ];
 
 for (const [name, path, value, expected, at] of CASES) {
@@ -236,6 +262,57 @@ Deno.test('config: a secret { "env": "NAME" } is read through the env reader', (
     ALICE_TICKET: "",
     PETER_SECRET: "x",
   });
+});
+
+Deno.test("config: http-api keys and metrics are read, secrets from the environment too", () => {
+  const c = baseConfig();
+  c["http-api"].keys.push({ key: { env: "DEPLOY_KEY" }, role: "guest", realm: "realm1" });
+  c["http-api"].call_timeout = 5;
+  c.metrics = { allow: ["fd00::/8", "::1", "10.1.2.3"], key: { env: "METRICS_KEY" } };
+  const env = { DEPLOY_KEY: "from-env-0123456789abcdef", METRICS_KEY: "metrics-from-env-0123" };
+  const config = parseConfig(JSON.stringify(c), "t.json", envOf(env));
+  assert.deepEqual(config.httpApi, {
+    keys: [
+      { name: "deploy", key: HTTP_KEY, role: "member" },
+      { name: "1", key: "from-env-0123456789abcdef", role: "guest", realm: "realm1" },
+    ],
+    callTimeout: 5,
+  });
+  assert.deepEqual(config.metrics, { allow: ["fd00::/8", "::1", "10.1.2.3"], key: "metrics-from-env-0123" });
+  // A null key, or none, is no key; an absent section is no access beyond loopback and no API.
+  c.metrics = { allow: [], key: null };
+  delete c["http-api"];
+  const off = parseConfig(JSON.stringify(c), "t.json", envOf());
+  assert.deepEqual(off.metrics, { allow: [] });
+  assert.deepEqual(off.httpApi, { keys: [], callTimeout: 30 });
+});
+
+Deno.test("config error: an http-api key's role is checked against the default realm's roles", () => {
+  // Without a realms section the realm is realm1 with the default role only.
+  const text = JSON.stringify({ "http-api": { keys: [{ key: HTTP_KEY, role: "backend" }] } });
+  configError(
+    text,
+    "http-api.keys[0].role",
+    /role "backend" is not defined on realm "realm1".*use one of "anonymous"/,
+  );
+  // A role of another realm is not enough: a key acts in one realm.
+  const c = baseConfig();
+  c.realms.push({ name: "realm2", roles: [{ name: "backend", permissions: [] }] });
+  c["http-api"].keys[0].role = "backend";
+  configError(JSON.stringify(c), "http-api.keys[0].role", /role "backend" is not defined on realm "realm1"/);
+  c["http-api"].keys[0].realm = "realm2";
+  assert.equal(parseConfig(JSON.stringify(c), "t.json", envOf()).httpApi.keys[0].realm, "realm2");
+});
+
+Deno.test("config error: an http-api or metrics key never appears in an error message", () => {
+  const c = baseConfig();
+  c["http-api"].keys.push({ key: HTTP_KEY, role: "guest" });
+  const e = configError(JSON.stringify(c), "http-api.keys[1].key", /the same key/);
+  assert.ok(!e.message.includes(HTTP_KEY), e.message);
+  const short = baseConfig();
+  short.metrics.key = "tiny-secret";
+  const f = configError(JSON.stringify(short), "metrics.key", /at least 16 characters/);
+  assert.ok(!f.message.includes("tiny-secret"), f.message);
 });
 
 // ---------------------------------------------------------------------------
@@ -315,6 +392,11 @@ Deno.test("tuerca.example.json parses and its effective settings equal starting 
   const withFile = parseServerArgs(["--config", EXAMPLE], env);
   assert.equal(withFile.config.file, EXAMPLE);
   assert.deepEqual(effective(withFile), effective(parseServerArgs([], env)));
+  // The HTTP API is off (no keys) and the metrics are for loopback only, as without a file.
+  assert.deepEqual(withFile.httpApi, parseServerArgs([], env).httpApi);
+  assert.deepEqual(withFile.httpApi?.keys, []);
+  assert.deepEqual(withFile.config.metrics, parseServerArgs([], env).config.metrics);
+  assert.deepEqual(withFile.config.metrics, { allow: [] });
 });
 
 Deno.test("tuerca.example.json holds every key the loader knows", () => {
@@ -335,6 +417,8 @@ Deno.test("tuerca.example.json holds every key the loader knows", () => {
     ["auth.cryptosign", (c) => c.auth.cryptosign, "auth.cryptosign"],
     ["endpoint", (c) => c.endpoint, "endpoint"],
     ["limits", (c) => c.limits, "limits"],
+    ["http-api", (c) => c["http-api"], "http-api"],
+    ["metrics", (c) => c.metrics, "metrics"],
     ["store", (c) => c.realms[0].store, "realms[0].store"],
     ["event-history entry", (c) => c.realms[0].store["event-history"][0], "realms[0].store.event-history[0]"],
   ];
@@ -347,7 +431,16 @@ Deno.test("tuerca.example.json holds every key the loader knows", () => {
     knownKeys((c) => c.endpoint.tls = { certificate: "c.pem", key: "k.pem" }, "endpoint.tls"),
     ["certificate", "key"],
   );
-  assert.deepEqual(keys(example), ["auth", "endpoint", "limits", "origins", "realms"]);
+  // http-api.keys is empty in the example (the API is off); an entry's keys are these.
+  assert.deepEqual(example["http-api"].keys, []);
+  assert.deepEqual(
+    knownKeys(
+      (c) => (c["http-api"].keys = [{ key: "k".repeat(16), role: "anonymous" }])[0],
+      "http-api.keys[0]",
+    ),
+    ["key", "name", "realm", "role"],
+  );
+  assert.deepEqual(keys(example), ["auth", "endpoint", "http-api", "limits", "metrics", "origins", "realms"]);
   assert.equal(Object.keys(example.limits).length, 8, "the example's limits has exactly 8 keys");
 });
 

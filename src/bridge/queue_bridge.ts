@@ -78,6 +78,10 @@ const DELIVERY_HEADERS = new Set([
 
 /** Counters, for logs, tests and benchmarks. */
 export interface QueueBridgeStats {
+  /** Messages received from the queue (redeliveries included). */
+  consumed: number;
+  /** Messages acknowledged to RabbitMQ (routed, or moved to the reject queue). */
+  acked: number;
   /** Messages published into the WAMP broker. */
   routed: number;
   /** Messages moved to the reject queue (counted once RabbitMQ confirmed the send). */
@@ -97,7 +101,14 @@ interface Delivery {
 /** Consumes a queue into the WAMP broker. */
 export class QueueBridge {
   /** The live counters, updated in place. */
-  readonly stats: QueueBridgeStats = { routed: 0, rejected: 0, redelivered: 0, connections: 0 };
+  readonly stats: QueueBridgeStats = {
+    consumed: 0,
+    acked: 0,
+    routed: 0,
+    rejected: 0,
+    redelivered: 0,
+    connections: 0,
+  };
   /** The broker address parsed from `options.url`. */
   readonly target: StompTarget;
   readonly #local: LocalSession;
@@ -270,6 +281,7 @@ export class QueueBridge {
   #onMessage(client: Client, message: IMessage): void {
     // Unacked, it returns to the queue when we disconnect.
     if (this.#stopping || client !== this.#client) return;
+    this.stats.consumed++;
     if (message.headers.redelivered === "true") this.stats.redelivered++;
     const delivery = this.#delivered(client, message);
     const reason = this.#route(message);
@@ -333,8 +345,10 @@ export class QueueBridge {
     const unacked = this.#unacked;
     let head = this.#unackedHead;
     let last: Delivery | null = null;
+    const from = head;
     while (head < unacked.length && unacked[head].settled) last = unacked[head++];
     if (last === null) return;
+    this.stats.acked += head - from;
     if (head === unacked.length) {
       this.#unacked = [];
       head = 0;

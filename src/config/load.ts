@@ -18,6 +18,14 @@ import type { RealmDefinition } from "../auth/authorizer.ts";
 import { defaultRoles } from "../auth/default_roles.ts";
 import { parseAuth, type RoleReference } from "./auth.ts";
 import { type EndpointConfig, parseEndpoint } from "./endpoint.ts";
+import {
+  checkHttpApiRealms,
+  defaultHttpApi,
+  type HttpApiConfig,
+  type MetricsConfig,
+  parseHttpApi,
+  parseMetrics,
+} from "./http_api.ts";
 import { type LimitsConfig, parseLimits } from "./limits.ts";
 import { ConfigError, ConfigNode, type EnvReader } from "./node.ts";
 import { parseOrigins } from "./origins.ts";
@@ -26,6 +34,7 @@ import { parseRealms } from "./realms.ts";
 export { ConfigError } from "./node.ts";
 export type { EndpointConfig } from "./endpoint.ts";
 export type { LimitsConfig } from "./limits.ts";
+export type { HttpApiConfig, HttpApiKey, MetricsConfig } from "./http_api.ts";
 
 /** A configuration, complete: every section has its value or its default. */
 export interface TuercaConfig {
@@ -41,10 +50,14 @@ export interface TuercaConfig {
   endpoint: EndpointConfig;
   /** Per-process and per-session limits set by the file. */
   limits: LimitsConfig;
+  /** The HTTP publish and call API: its keys (none: off) and call timeout. */
+  httpApi: HttpApiConfig;
+  /** Who may read `/metrics` and `/healthz` besides loopback. */
+  metrics: MetricsConfig;
 }
 
 /** The top-level keys, each read by its own module. */
-const SECTIONS = ["realms", "auth", "origins", "endpoint", "limits"] as const;
+const SECTIONS = ["realms", "auth", "origins", "endpoint", "limits", "http-api", "metrics"] as const;
 
 /**
  * Where JSON text stops being valid, as `line L column C`, for the parse errors
@@ -84,6 +97,8 @@ export function defaultConfig(): TuercaConfig {
     origins: [],
     endpoint: {},
     limits: {},
+    httpApi: defaultHttpApi(),
+    metrics: { allow: [] },
   };
 }
 
@@ -137,7 +152,10 @@ export function parseConfig(
     origins: parseOrigins(root.key("origins")),
     endpoint: parseEndpoint(root.key("endpoint"), (f) => f.startsWith("/") ? f : dir + f),
     limits: parseLimits(root.key("limits")),
+    httpApi: parseHttpApi(root.key("http-api")),
+    metrics: parseMetrics(root.key("metrics")),
   };
+  checkHttpApiRealms(root.key("http-api"), config.httpApi, config.realms);
   const defined = new Set(config.realms.flatMap((r) => r.roles.map((role) => role.name)));
   const realms = config.realms.map((r) => r.name);
   for (const { role, realm, node } of refs) {

@@ -67,6 +67,8 @@ const NO_DETAILS: Dict = Object.freeze({}) as Dict;
 export class Broker {
   /** Told of subscription lifecycle changes; set by the realm. */
   listener: MembershipListener<Subscription> | null = null;
+  /** Publishes routed, and the events they delivered (counted per publish, not per event). */
+  readonly counters: { publishes: number; events: number } = { publishes: 0, events: 0 };
   #index = new PatternIndex<Subscription>();
   #byId = new Map<number, Subscription>();
   #bySession = new Map<Participant, Set<Subscription>>();
@@ -136,6 +138,7 @@ export class Broker {
     const options = req.options;
     const filter = PublishFilter.fromOptions(options);
     const publication = publicationId();
+    this.counters.publishes++;
     const exact = this.#index.get(req.topic, "exact");
     const skip = options.exclude_me === false ? null : publisher;
     const identity = disclose && publisher !== null
@@ -287,10 +290,18 @@ export class Broker {
       for (const s of sub.subscribers) {
         if (s !== skip) s.deliverEvent(event);
       }
+      this.counters.events += skip !== null && sub.subscribers.has(skip)
+        ? sub.subscribers.size - 1
+        : sub.subscribers.size;
     } else {
+      let delivered = 0;
       for (const s of sub.subscribers) {
-        if (s !== skip && filter.allows(s)) s.deliverEvent(event);
+        if (s !== skip && filter.allows(s)) {
+          s.deliverEvent(event);
+          delivered++;
+        }
       }
+      this.counters.events += delivered;
     }
   }
 

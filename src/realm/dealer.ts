@@ -29,6 +29,7 @@ import { IdSequence } from "../protocol/ids.ts";
 import type { Dict, RequestId } from "../protocol/messages.ts";
 import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
 import { isReservedUri } from "../protocol/uri.ts";
+import { DURATION_BOUNDS, Histogram, Tally } from "../stats/histogram.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 
 /** How a shared registration picks the callee of each call. */
@@ -102,6 +103,19 @@ interface PendingCall {
   killRequested: boolean;
   /** The call timeout's timer, if the call has one. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the call was routed (performance.now()). */
+  readonly started: number;
+}
+
+/** How a routed call ended, as the metrics count it. */
+export type CallOutcome = "result" | "error" | "canceled" | "timeout" | "callee_left" | "caller_left";
+
+/** What the dealer counts: calls by outcome, and how long they took. */
+export interface DealerCounters {
+  /** Routed calls by how they ended; refused ones (no such procedure, ...) are counted by their error. */
+  readonly calls: Tally;
+  /** Seconds from CALL to the final answer, for every routed call. */
+  readonly duration: Histogram;
 }
 
 /** How a session asks to register (REGISTER.Options, already validated). */
@@ -135,6 +149,8 @@ export type CancelMode = "skip" | "kill" | "killnowait";
 export class Dealer {
   /** Told of registration lifecycle changes; set by the realm. */
   listener: MembershipListener<Registration> | null = null;
+  /** Calls by outcome and duration. */
+  readonly counters: DealerCounters = { calls: new Tally(), duration: new Histogram(DURATION_BOUNDS) };
   #index = new PatternIndex<Registration>();
   #byId = new Map<number, Registration>();
   #registrationsOf = new Map<Participant, Set<Registration>>();
@@ -253,6 +269,7 @@ export class Dealer {
       receiveProgress,
       killRequested: false,
       timer: undefined,
+      started: performance.now(),
     };
     this.#track(pending);
     // A timer cannot wait longer than 2^31 - 1 ms; longer timeouts wait that long.
@@ -284,7 +301,7 @@ export class Dealer {
     if (pending === undefined || pending.callee !== callee) return;
     const progress = options.progress === true;
     if (progress && !pending.receiveProgress) return;
-    if (!progress) this.#untrack(pending);
+    if (!progress) this.#untrack(pending, pending.killRequested ? "canceled" : "result");
     if (pending.killRequested) {
       if (!progress) this.#sendCanceled(pending, "the call was canceled");
       return;
@@ -302,7 +319,7 @@ export class Dealer {
   error(callee: Participant, invocation: number, error: string, args?: unknown[], kwargs?: Dict): void {
     const pending = this.#pending.get(invocation);
     if (pending === undefined || pending.callee !== callee) return;
-    this.#untrack(pending);
+    this.#untrack(pending, pending.killRequested ? "canceled" : "error");
     pending.caller.send({
       type: T.ERROR,
       requestType: T.CALL,
@@ -332,7 +349,7 @@ export class Dealer {
       pending.killRequested = true;
       return;
     }
-    this.#untrack(pending);
+    this.#untrack(pending, "canceled");
     this.#sendCanceled(pending, "the call was canceled");
   }
 
@@ -348,14 +365,14 @@ export class Dealer {
     const asCallee = this.#pendingOfCallee.get(s);
     if (asCallee !== undefined) {
       for (const pending of asCallee) {
-        this.#untrack(pending);
+        this.#untrack(pending, "callee_left");
         this.#sendCanceled(pending, "the callee left before answering");
       }
     }
     const asCaller = this.#pendingOfCaller.get(s);
     if (asCaller !== undefined) {
       for (const pending of asCaller.values()) {
-        this.#untrack(pending);
+        this.#untrack(pending, "caller_left");
         this.#interrupt(pending, ErrorUri.CANCELED);
       }
     }
@@ -422,7 +439,7 @@ export class Dealer {
   /** The call's timeout ran out: the caller hears `wamp.error.timeout`, the callee is interrupted. */
   #expire(pending: PendingCall): void {
     if (this.#pending.get(pending.invocation) !== pending) return;
-    this.#untrack(pending);
+    this.#untrack(pending, "timeout");
     this.#interrupt(pending, ErrorUri.TIMEOUT);
     pending.caller.send({
       type: T.ERROR,
@@ -447,8 +464,10 @@ export class Dealer {
   // A session's two indexes live as long as the session (removeSession drops them):
   // emptying and re-creating them on every call was pure churn for a caller with one
   // call in flight at a time.
-  #untrack(p: PendingCall): void {
+  #untrack(p: PendingCall, outcome: CallOutcome): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
+    this.counters.calls.add(outcome);
+    this.counters.duration.observe((performance.now() - p.started) / 1000);
     this.#pending.delete(p.invocation);
     this.#pendingOfCaller.get(p.caller)?.delete(p.request);
     this.#pendingOfCallee.get(p.callee)?.delete(p);

@@ -10,7 +10,7 @@
 import type { Identity } from "../auth/authenticator.ts";
 import { type Action, NO_ROLE, type Permission, type RolePermissions } from "../auth/authorizer.ts";
 import type { Codec } from "../codec/codec.ts";
-import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
+import { ErrorUri, MessageType as T, WsClose } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import type { MatchPolicy } from "../protocol/pattern.ts";
 import type { Event, RequestId, RouterMessage } from "../protocol/messages.ts";
@@ -42,6 +42,9 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   /** True once the transport is closed (or we closed it); nothing is sent after. */
   protected ended = false;
   #released = false;
+  #closeReason: string | undefined;
+  #rateLogged = false;
+  readonly #openedAt = Date.now();
   /** Made only when someone waits (at shutdown): an idle session should cost little. */
   #done: PromiseWithResolvers<void> | null = null;
 
@@ -59,6 +62,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.#id = router.newSessionId();
     this.authid = String(this.#id);
     router.attach(this);
+    router.counters.sessionsOpened.add(codec.subprotocol);
   }
 
   /** The subprotocol spoken: `wamp.2.json` or `wamp`. */
@@ -89,16 +93,29 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
 
   send(message: RouterMessage): void {
     if (this.ended) return;
+    this.router.counters.messagesOut[message.type]++;
     const frame = this.codec.encode(message);
     if (frame !== null) this.peer.send(frame);
   }
 
-  closed(): void {
+  closed(why?: string): void {
     if (this.#released) return;
+    if (why !== undefined) this.closingBecause(why);
     this.#released = true;
     this.ended = true;
     this.onClosed();
     this.leaveRealm();
+    const reason = this.#closeReason ?? "client";
+    this.router.counters.sessionsClosed.add(`${this.protocol} ${reason}`);
+    this.router.log.info("session closed", {
+      session: this.id,
+      authid: this.authid,
+      authrole: this.authrole,
+      protocol: this.protocol,
+      remote: this.peer.remoteAddress,
+      duration_s: Math.round((Date.now() - this.#openedAt) / 100) / 10,
+      reason,
+    });
     this.router.releaseSessionId(this.id);
     this.router.detach(this);
     this.#done?.resolve();
@@ -110,6 +127,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   /** Closes the transport; {@link closed} follows when the transport reports it. */
   protected closeTransport(code: number, reason: string): void {
     if (this.ended) return;
+    this.#closeReason ??= CLOSE_REASONS[code] ?? `close_${code}`;
     this.ended = true;
     this.leaveRealm();
     this.peer.close(code, truncateReason(reason));
@@ -129,6 +147,31 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.realm = realm;
     this.#permissions = realm.authorizer.role(this.authrole);
     realm.join(this);
+    this.router.log.info("session opened", {
+      session: this.id,
+      realm: realm.name,
+      authid: this.authid,
+      authrole: this.authrole,
+      authmethod: this.authmethod,
+      protocol: this.protocol,
+      remote: this.peer.remoteAddress,
+    });
+  }
+
+  /** Why the session is closing, for the metrics and the log; the first reason given stays. */
+  protected closingBecause(reason: string): void {
+    this.#closeReason ??= reason;
+  }
+
+  /** Counts (and logs) a failed authentication by `method`. */
+  protected authFailed(method: string): void {
+    this.router.counters.authenticationFailures++;
+    this.router.counters.authFailures.add(method);
+    this.router.log.info("authentication failed", {
+      session: this.id,
+      authmethod: method,
+      remote: this.peer.remoteAddress,
+    });
   }
 
   /**
@@ -199,6 +242,15 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     this.#rate ??= new RateLimiter(limits.rate, limits.burst);
     if (this.#rate.take()) return;
     this.router.counters.rateLimited++;
+    if (!this.#rateLogged) {
+      // Once per session: a flood of refused publishes must not become a flood of lines.
+      this.#rateLogged = true;
+      this.router.log.info("rate limited", {
+        session: this.id,
+        authid: this.authid,
+        remote: this.peer.remoteAddress,
+      });
+    }
     throw this.#rate.error();
   }
 
@@ -210,6 +262,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     const limit = this.router.limits[quota];
     if (limit <= 0 || held < limit) return;
     this.router.counters.quotaExceeded++;
+    this.router.log.info("quota hit", { session: this.id, authid: this.authid, quota, limit });
     throw quotaExceeded(quota, limit);
   }
 
@@ -227,6 +280,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
    */
   protected requestError(requestType: number, request: RequestId, e: unknown): void {
     if (!(e instanceof WampError)) throw e;
+    this.router.counters.errors.add(e.uri);
     this.send({
       type: T.ERROR,
       requestType,
@@ -238,6 +292,16 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
     });
   }
 }
+
+/** The close reason the metrics and the log give for each close code the router sends. */
+const CLOSE_REASONS: Record<number, string> = {
+  [WsClose.NORMAL]: "normal",
+  [WsClose.GOING_AWAY]: "shutdown",
+  [WsClose.PROTOCOL_ERROR]: "protocol_violation",
+  [WsClose.INVALID_PAYLOAD]: "invalid_payload",
+  [WsClose.POLICY_VIOLATION]: "policy",
+  [WsClose.MESSAGE_TOO_BIG]: "too_big",
+};
 
 /** WebSocket close reasons are limited to 123 bytes of UTF-8. */
 export function truncateReason(reason: string): string {

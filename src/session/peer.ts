@@ -24,6 +24,9 @@ export interface WireSession {
   open(): void;
   /** One frame arrived. Never throws: every bad input is answered by the session. */
   receive(frame: Frame): void;
-  /** The transport is closed; the session releases everything it held. */
-  closed(): void;
+  /**
+   * The transport is closed; the session releases everything it held.
+   * @param why set when the transport itself ended it (`slow_consumer`)
+   */
+  closed(why?: string): void;
 }

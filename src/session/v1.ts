@@ -107,6 +107,7 @@ export class WampV1Session extends NetworkSession {
 
   /** Closes the socket (v1 has no GOODBYE): 1000 with the message, or the reason URI. */
   kill(reason: string, message?: string): void {
+    this.closingBecause("killed");
     this.closeTransport(WsClose.NORMAL, message ?? reason);
   }
 
@@ -116,6 +117,7 @@ export class WampV1Session extends NetworkSession {
   }
 
   #dispatch(msg: ClientMessage): void {
+    this.router.counters.messagesIn[msg.type === T.V1_PREFIX ? 0 : msg.type]++;
     const realm = this.realm!;
     switch (msg.type) {
       case T.V1_PREFIX:
@@ -220,7 +222,7 @@ export class WampV1Session extends NetworkSession {
     ).catch((e) => {
       if (this.ended) return;
       if (e instanceof WampError && e.uri === ErrorUri.AUTHENTICATION_FAILED) {
-        this.router.counters.authenticationFailures++;
+        this.authFailed("wampcra");
       }
       this.requestError(T.CALL, msg.request, e instanceof WampError ? e : failedAuth());
     });

@@ -83,6 +83,8 @@ export const MAX_AUTHID_LENGTH = 256;
 /** A handshake waiting for the client's AUTHENTICATE. */
 interface PendingAuth {
   realm: Realm;
+  /** The method the CHALLENGE is for. */
+  method: string;
   step: Extract<AuthStep, { kind: "challenge" }>;
 }
 
@@ -178,6 +180,7 @@ export class WampV2Session extends NetworkSession {
       return;
     }
     this.#state = "closing";
+    this.closingBecause("killed");
     this.send({ type: T.GOODBYE, details: message === undefined ? {} : { message }, reason });
     this.leaveRealm();
     this.waitClosed().then(() => this.closeTransport(WsClose.NORMAL, "killed"));
@@ -189,6 +192,7 @@ export class WampV2Session extends NetworkSession {
   }
 
   #dispatch(msg: ClientMessage): void {
+    this.router.counters.messagesIn[msg.type === T.V1_PREFIX ? 0 : msg.type]++;
     if (this.#state === "establishing") {
       if (msg.type === T.HELLO) return this.#hello(msg);
       if (msg.type === T.ABORT) return this.closeTransport(WsClose.NORMAL, "aborted by client");
@@ -213,6 +217,7 @@ export class WampV2Session extends NetworkSession {
       case T.HELLO:
         throw new ProtocolError("HELLO on an established session");
       case T.GOODBYE:
+        this.closingBecause("goodbye");
         this.send({ type: T.GOODBYE, details: {}, reason: CloseReason.GOODBYE_AND_OUT });
         this.leaveRealm();
         this.#state = "establishing";
@@ -278,7 +283,7 @@ export class WampV2Session extends NetworkSession {
     const offered = (authmethods as string[] | undefined) ?? ["anonymous"];
     const method = this.router.authentication.choose(offered);
     if (method === undefined) {
-      this.router.counters.authenticationFailures++;
+      this.authFailed("none");
       this.#abort(
         ErrorUri.NO_AUTH_METHOD,
         `none of the authentication methods offered (${offered.join(", ").slice(0, 200)}) is enabled here`,
@@ -294,7 +299,7 @@ export class WampV2Session extends NetworkSession {
     });
     if (step.kind === "welcome") return this.#welcome(realm, step.identity);
     this.#state = "challenging";
-    this.#pendingAuth = { realm, step };
+    this.#pendingAuth = { realm, method: method.method, step };
     this.send({ type: T.CHALLENGE, authmethod: method.method, extra: step.extra });
   }
 
@@ -306,7 +311,7 @@ export class WampV2Session extends NetworkSession {
       (identity) => {
         if (this.ended || this.#state !== "verifying") return;
         if (identity === null) {
-          this.router.counters.authenticationFailures++;
+          this.authFailed(pending.method);
           return this.#abort(ErrorUri.AUTHENTICATION_FAILED, "authentication failed", WsClose.NORMAL);
         }
         this.#welcome(pending.realm, identity);
@@ -325,7 +330,7 @@ export class WampV2Session extends NetworkSession {
     }
     const refused = this.refusal(realm, identity);
     if (refused !== null) {
-      if (refused.uri === ErrorUri.AUTHENTICATION_FAILED) this.router.counters.authenticationFailures++;
+      if (refused.uri === ErrorUri.AUTHENTICATION_FAILED) this.authFailed(identity.authmethod);
       return this.#abort(refused.uri, refused.args[0] as string, WsClose.NORMAL);
     }
     clearTimeout(this.#helloTimer);
@@ -437,6 +442,7 @@ export class WampV2Session extends NetworkSession {
   }
 
   #abort(reason: string, message: string, code: number): void {
+    this.router.counters.errors.add(reason);
     this.send({ type: T.ABORT, details: { message }, reason });
     this.closeTransport(code, message);
   }

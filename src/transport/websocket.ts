@@ -55,12 +55,14 @@ export interface EndpointCounters {
   fullRefused: number;
   /** Connections open now. */
   open: number;
+  /** Connections closed for not reading what they were sent. */
+  slowConsumers: number;
 }
 
 /** The WebSocket endpoint of one server: its policies and its connections. */
 export class WebSocketEndpoint {
   /** Refusals and open connections. */
-  readonly counters: EndpointCounters = { originRefused: 0, fullRefused: 0, open: 0 };
+  readonly counters: EndpointCounters = { originRefused: 0, fullRefused: 0, open: 0, slowConsumers: 0 };
 
   /** An endpoint with `options`; {@link accept} takes the upgrade requests. */
   constructor(private readonly options: WebSocketEndpointOptions) {
@@ -241,9 +243,10 @@ class Connection implements Peer, EventListenerObject {
     this.#unchecked = 0;
     if (this.ws.bufferedAmount > this.maxBuffered) {
       // A peer that does not read gets no grace period: close at once.
+      this.counters.slowConsumers++;
       this.#closeNow(WsClose.POLICY_VIOLATION, "slow consumer: send buffer full");
       // A stalled peer may never complete the close handshake: release its session now.
-      this.#session?.closed();
+      this.#session?.closed("slow_consumer");
     }
   }
 
