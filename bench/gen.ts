@@ -9,6 +9,10 @@
  *   `pace` (one message at a time);
  * - RPC: `callee` answers every INVOCATION with a YIELD of the same arguments;
  *   `caller` + `call` keep K calls in flight and time each round trip;
+ * - WAMP in any serializer: an endpoint's `serializer` (batched JSON,
+ *   MessagePack, CBOR; see bench/lib/wamp_wire.ts) picks the subprotocol and the
+ *   frames of a subscriber, the publisher, the callee and the caller. Plain JSON
+ *   keeps its own functions, untouched by the others;
  * - the queue: `amqpPrepare` and `amqpSend` put messages on a RabbitMQ queue with
  *   amqplib (as the tutorial's sender did); `stompConsume` is the bare STOMP
  *   consumer baseline with client-individual acks; `stompjsConsume` the same
@@ -36,12 +40,44 @@ import {
   wampJoin,
   wampPublish,
   wampRegister,
+  type WampSerializer,
   wampSubscribe,
 } from "./lib/protocols.ts";
 import { percentiles, Reservoir } from "./lib/stats.ts";
-import { OP_TEXT, RawWebSocket, writeAll } from "./lib/ws_client.ts";
+import {
+  BATCH_SEPARATOR,
+  binaryCall,
+  type BinaryCallTemplate,
+  binaryCallTemplate,
+  binaryPublish,
+  binaryReply,
+  type BinaryWire,
+  binaryWire,
+  binaryYield,
+  binaryYieldDecoded,
+  countBatchedEvents,
+  isCborEvent,
+  isMsgpackEvent,
+  joinAs,
+  NOT_INVOCATION,
+  registerAs,
+  subscribeAs,
+} from "./lib/wamp_wire.ts";
+import { OP_BINARY, OP_TEXT, RawWebSocket, writeAll } from "./lib/ws_client.ts";
 
 const SUBPROTOCOL = { wamp: "wamp.2.json", mqtt: "mqtt", stomp: "v12.stomp" } as const;
+
+/** The WAMP serializer of an endpoint (plain JSON unless it names another). */
+function serializerOf(ep: Endpoint): WampSerializer {
+  return ep.proto === "wamp" ? ep.serializer ?? "json" : "json";
+}
+
+/** The subprotocol a generator offers to an endpoint. */
+function subprotocolOf(ep: Endpoint): string {
+  const ser = serializerOf(ep);
+  return ep.proto === "wamp" && ser !== "json" ? `wamp.2.${ser}` : SUBPROTOCOL[ep.proto];
+}
+
 const HANDSHAKE_MS = 15_000;
 
 // ---------------------------------------------------------------------------
@@ -108,14 +144,47 @@ function afterChunk(): void {
 
 const HANDLERS = { wamp: onWampFrame, mqtt: onMqttFrame, stomp: onStompFrame } as const;
 
+/** Batched JSON: one frame may carry several messages, each followed by 0x18. */
+function onWampBatchedFrame(op: number, buf: Uint8Array, s: number, e: number): void {
+  const n = countBatchedEvents(op, buf, s, e, sampleAt);
+  if (n === 0) other++;
+  count += n;
+}
+
+function onWampMsgpackFrame(op: number, buf: Uint8Array, s: number, e: number): void {
+  if (isMsgpackEvent(op, buf, s, e)) {
+    count++;
+    sampleAt(buf, s, e);
+  } else other++;
+}
+
+function onWampCborFrame(op: number, buf: Uint8Array, s: number, e: number): void {
+  if (isCborEvent(op, buf, s, e)) {
+    count++;
+    sampleAt(buf, s, e);
+  } else other++;
+}
+
+/** A subscriber's frame handler per WAMP serializer (plain JSON: {@link onWampFrame}). */
+const WAMP_HANDLERS = {
+  json: onWampFrame,
+  "json.batched": onWampBatchedFrame,
+  msgpack: onWampMsgpackFrame,
+  cbor: onWampCborFrame,
+} as const;
+
 /** Opens one subscriber session and subscribes it. */
 async function openSubscriber(ep: Endpoint, index: number, topics: string[], realm: string) {
+  const ser = serializerOf(ep);
   const ws = await RawWebSocket.connect(
-    { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: SUBPROTOCOL[ep.proto] },
+    { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: subprotocolOf(ep) },
     HANDSHAKE_MS,
   );
   try {
-    if (ep.proto === "wamp") {
+    if (ep.proto === "wamp" && ser !== "json") {
+      await joinAs(ws, ser, realm, HANDSHAKE_MS);
+      await subscribeAs(ws, ser, topics, HANDSHAKE_MS);
+    } else if (ep.proto === "wamp") {
       await wampJoin(ws, realm, HANDSHAKE_MS);
       await wampSubscribe(ws, topics, HANDSHAKE_MS);
     } else if (ep.proto === "mqtt") {
@@ -130,7 +199,7 @@ async function openSubscriber(ep: Endpoint, index: number, topics: string[], rea
     ws.close();
     throw e;
   }
-  ws.onFrame(HANDLERS[ep.proto], afterChunk);
+  ws.onFrame(ep.proto === "wamp" ? WAMP_HANDLERS[ser] : HANDLERS[ep.proto], afterChunk);
   ws.onClose(() => {
     if (!closing) unexpectedCloses++;
   });
@@ -172,7 +241,11 @@ interface MqttLikeClient {
   on(event: string, fn: (...args: unknown[]) => void): unknown;
 }
 
-let pubProto: Endpoint["proto"] = "wamp";
+/** The publisher's protocol: `wamp-other` is WAMP in a serializer other than plain JSON. */
+let pubProto: Endpoint["proto"] | "wamp-other" = "wamp";
+/** For `wamp-other`: the serializer, and its binary wire (null for batched JSON). */
+let pubSer: WampSerializer = "json";
+let pubWire: BinaryWire | null = null;
 let pubWs: RawWebSocket | null = null;
 let pubMqtt: MqttLikeClient | null = null;
 let pubRequest = 0;
@@ -182,7 +255,10 @@ function publishOne(topic: string): void {
   const payload = stampedPayload();
   if (pubProto === "wamp") pubWs!.sendText(wampPublish(++pubRequest, topic, payload));
   else if (pubProto === "stomp") pubWs!.sendText(stompSend(topic, payload));
-  else {
+  else if (pubProto === "wamp-other") {
+    if (pubWire !== null) pubWs!.sendFrame(OP_BINARY, binaryPublish(pubWire, ++pubRequest, topic, payload));
+    else pubWs!.sendText(wampPublish(++pubRequest, topic, payload) + BATCH_SEPARATOR);
+  } else {
     lastMqttWrite = new Promise((resolve) => pubMqtt!.publish(topic, payload, { qos: 0 }, () => resolve()));
   }
 }
@@ -192,7 +268,9 @@ function publishDrain(): Promise<void> {
 }
 
 async function openPublisher(ep: Endpoint, realm: string): Promise<void> {
-  pubProto = ep.proto;
+  pubSer = serializerOf(ep);
+  pubWire = binaryWire(pubSer);
+  pubProto = ep.proto === "wamp" && pubSer !== "json" ? "wamp-other" : ep.proto;
   if (ep.proto === "mqtt") {
     // The MQTT publisher is the npm `mqtt` client; subscribers are hand-built (see the report).
     const mqtt = (await import("mqtt")).default as unknown as {
@@ -213,10 +291,11 @@ async function openPublisher(ep: Endpoint, realm: string): Promise<void> {
     return;
   }
   const ws = await RawWebSocket.connect(
-    { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: SUBPROTOCOL[ep.proto] },
+    { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: subprotocolOf(ep) },
     HANDSHAKE_MS,
   );
-  if (ep.proto === "wamp") await wampJoin(ws, realm, HANDSHAKE_MS);
+  if (pubProto === "wamp-other") await joinAs(ws, pubSer, realm, HANDSHAKE_MS);
+  else if (ep.proto === "wamp") await wampJoin(ws, realm, HANDSHAKE_MS);
   else await stompConnect(ws, "guest", "guest", HANDSHAKE_MS);
   // Anything the server sends the publisher (nothing, normally) is ignored.
   ws.onFrame(() => {});
@@ -266,6 +345,66 @@ function onInvocation(op: number, buf: Uint8Array, s: number, e: number): void {
   callee!.sendFrame(OP_TEXT, encoder.encode(JSON.stringify([70, msg[1], {}, ...msg.slice(4)])));
 }
 
+/**
+ * Batched JSON: `[68,req,reg,{},args]<0x18>` → `[70,req,{},args]<0x18>` (the JSON
+ * answer of {@link onInvocation}, then the separator). The router sends one
+ * message per frame.
+ */
+function onInvocationBatched(op: number, buf: Uint8Array, s: number, e: number): void {
+  if (op !== OP_TEXT || buf[s + 1] !== 54 || buf[s + 2] !== 56 || buf[s + 3] !== 44) return;
+  if (buf[e - 1] !== 0x18) return;
+  e--;
+  invocations++;
+  let p = s + 4;
+  const reqStart = p;
+  while (p < e && buf[p] !== 44) p++;
+  const reqEnd = p;
+  p++;
+  while (p < e && buf[p] !== 44) p++;
+  p++;
+  if (buf[p] === 123 && buf[p + 1] === 125 && (buf[p + 2] === 44 || buf[p + 2] === 93)) {
+    const argsStart = p + 3;
+    const argsLen = buf[p + 2] === 44 ? e - 1 - argsStart : 0;
+    const reqLen = reqEnd - reqStart;
+    const out = new Uint8Array(4 + reqLen + 3 + (argsLen > 0 ? 1 + argsLen : 0) + 2);
+    out.set([91, 55, 48, 44], 0); // [70,
+    out.set(buf.subarray(reqStart, reqEnd), 4);
+    let o = 4 + reqLen;
+    out.set([44, 123, 125], o); // ,{}
+    o += 3;
+    if (argsLen > 0) {
+      out[o++] = 44;
+      out.set(buf.subarray(argsStart, argsStart + argsLen), o);
+      o += argsLen;
+    }
+    out[o++] = 93;
+    out[o] = 0x18;
+    callee!.sendFrame(OP_TEXT, out);
+    return;
+  }
+  const msg = JSON.parse(decoder.decode(buf.subarray(s, e))) as unknown[];
+  callee!.sendFrame(
+    OP_TEXT,
+    encoder.encode(JSON.stringify([70, msg[1], {}, ...msg.slice(4)]) + BATCH_SEPARATOR),
+  );
+}
+
+/** The callee's binary wire (MessagePack or CBOR). */
+let calleeWire: BinaryWire | null = null;
+
+/** MessagePack / CBOR: INVOCATION → YIELD of the same arguments, copying bytes. */
+function onInvocationBinary(op: number, buf: Uint8Array, s: number, e: number): void {
+  if (op !== OP_BINARY) return;
+  const w = calleeWire!;
+  let out = binaryYield(w, buf, s, e);
+  if (out === NOT_INVOCATION) return;
+  // Details that are not empty: the slow path.
+  out ??= binaryYieldDecoded(w, buf, s, e);
+  if (out === null) return;
+  invocations++;
+  callee!.sendFrame(OP_BINARY, out);
+}
+
 let caller: RawWebSocket | null = null;
 let callProcedure = "bench.echo";
 let callArgs = "[]";
@@ -284,6 +423,28 @@ function sendCall(): void {
   inFlight++;
   caller!.sendText(wampCall(r, callProcedure, callArgs));
 }
+
+/** Batched JSON: a CALL followed by the separator. */
+function sendCallBatched(): void {
+  const r = ++callSeq;
+  sendTimes[r & 0xffff] = nowUs();
+  inFlight++;
+  caller!.sendText(wampCall(r, callProcedure, callArgs) + BATCH_SEPARATOR);
+}
+
+/** MessagePack / CBOR: the call's template, made by `call` from the procedure and the arguments. */
+let callTemplate: BinaryCallTemplate | null = null;
+
+function sendCallBinary(): void {
+  const r = ++callSeq;
+  sendTimes[r & 0xffff] = nowUs();
+  inFlight++;
+  caller!.sendFrame(OP_BINARY, binaryCall(callTemplate!, r));
+}
+
+/** The caller's serializer and how it sends a call (set by `caller`). */
+let callSer: WampSerializer = "json";
+let callSend: () => void = sendCall;
 
 function readInt(buf: Uint8Array, p: number, e: number): [number, number] {
   let v = 0;
@@ -309,6 +470,35 @@ function onCallReply(op: number, buf: Uint8Array, s: number, e: number): void {
     rtts.add(nowUs() - sendTimes[req & 0xffff]);
   }
   if (callRunning) sendCall();
+}
+
+/** Batched JSON: as {@link onCallReply} (the router sends one message per frame). */
+function onCallReplyBatched(op: number, buf: Uint8Array, s: number, e: number): void {
+  if (op !== OP_TEXT || buf[s] !== 91) return;
+  let [type, p] = readInt(buf, s + 1, e);
+  if (type === 8) [, p] = readInt(buf, p + 1, e);
+  else if (type !== 50) return;
+  const [req] = readInt(buf, p + 1, e);
+  inFlight--;
+  if (callMeasuring) {
+    callCompleted++;
+    if (type === 8) callErrors++;
+    rtts.add(nowUs() - sendTimes[req & 0xffff]);
+  }
+  if (callRunning) sendCallBatched();
+}
+
+/** MessagePack / CBOR: RESULT `[50,req,...]` or ERROR `[8,48,req,...]`. */
+function onCallReplyBinary(op: number, buf: Uint8Array, s: number, e: number): void {
+  const r = binaryReply(callTemplate!.wire, op, buf, s, e);
+  if (r === 0) return;
+  inFlight--;
+  if (callMeasuring) {
+    callCompleted++;
+    if (r < 0) callErrors++;
+    rtts.add(nowUs() - sendTimes[(r < 0 ? -r : r) & 0xffff]);
+  }
+  if (callRunning) sendCallBinary();
 }
 
 // ---------------------------------------------------------------------------
@@ -616,25 +806,42 @@ await serveCommands({
 
   async callee(req) {
     const ep = endpoint(req);
+    const ser = serializerOf(ep);
     const ws = await RawWebSocket.connect(
-      { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: SUBPROTOCOL.wamp },
+      { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: subprotocolOf(ep) },
       HANDSHAKE_MS,
     );
-    await wampJoin(ws, "realm1", HANDSHAKE_MS);
-    await wampRegister(ws, req.procedure as string, HANDSHAKE_MS);
-    ws.onFrame(onInvocation);
+    if (ser === "json") {
+      await wampJoin(ws, "realm1", HANDSHAKE_MS);
+      await wampRegister(ws, req.procedure as string, HANDSHAKE_MS);
+      ws.onFrame(onInvocation);
+    } else {
+      await joinAs(ws, ser, "realm1", HANDSHAKE_MS);
+      await registerAs(ws, ser, req.procedure as string, HANDSHAKE_MS);
+      calleeWire = binaryWire(ser);
+      ws.onFrame(calleeWire === null ? onInvocationBatched : onInvocationBinary);
+    }
     callee = ws;
     return {};
   },
 
   async caller(req) {
     const ep = endpoint(req);
+    callSer = serializerOf(ep);
     const ws = await RawWebSocket.connect(
-      { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: SUBPROTOCOL.wamp },
+      { hostname: ep.hostname, port: ep.port, path: ep.path, protocol: subprotocolOf(ep) },
       HANDSHAKE_MS,
     );
-    await wampJoin(ws, "realm1", HANDSHAKE_MS);
-    ws.onFrame(onCallReply);
+    if (callSer === "json") {
+      await wampJoin(ws, "realm1", HANDSHAKE_MS);
+      ws.onFrame(onCallReply);
+      callSend = sendCall;
+    } else {
+      await joinAs(ws, callSer, "realm1", HANDSHAKE_MS);
+      const binary = binaryWire(callSer) !== null;
+      ws.onFrame(binary ? onCallReplyBinary : onCallReplyBatched);
+      callSend = binary ? sendCallBinary : sendCallBatched;
+    }
     caller = ws;
     return {};
   },
@@ -644,12 +851,14 @@ await serveCommands({
     const k = req.k as number;
     callProcedure = req.procedure as string;
     callArgs = (req.argsJson as string | undefined) ?? `["${stampedPayload()}"]`;
+    const wire = binaryWire(callSer);
+    if (wire !== null) callTemplate = binaryCallTemplate(wire, callProcedure, JSON.parse(callArgs));
     callCompleted = 0;
     callErrors = 0;
     rtts.clear();
     callRunning = true;
     callMeasuring = false;
-    for (let i = 0; i < k; i++) sendCall();
+    for (let i = 0; i < k; i++) callSend();
     await sleep(req.warmupMs as number);
     callCompleted = 0;
     callErrors = 0;

@@ -8,6 +8,7 @@
  * deno task bench            # full run, under 10 minutes on 2 cores
  * deno task bench --quick    # smaller N, shorter phases, no profile: under 2 minutes
  * deno task bench --only fanout,rpc
+ * deno task bench --only serializers   # fan-out and RPC per WAMP serializer
  * deno task bench --report   # rewrite BENCHMARKS.md from bench/results.json
  * ```
  *
@@ -32,6 +33,7 @@ import {
   startTuerca,
   startTuercaRawWs,
 } from "./lib/servers.ts";
+import { WAMP_SERIALIZERS } from "./lib/protocols.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { summariseProfile } from "./profile.ts";
 import {
@@ -68,6 +70,11 @@ export interface Results {
   fanout: FanoutRow[];
   manyTopics: ManyTopicsRow[];
   rpc: RpcRow[];
+  /**
+   * Tuerca's fan-out and RPC (network callee) with the clients speaking each WAMP
+   * serializer, plain JSON first (absent in older results).
+   */
+  serializers?: SerializerResults;
   queue: QueueRow[];
   idle: IdleRow[];
   profiles: (ProfileSummary & {
@@ -80,6 +87,17 @@ export interface Results {
   /** Each target of the issue with its verdict (derived from the figures above). */
   targets: Verdict[];
   notes: string[];
+}
+
+/** The per-serializer rows. */
+export interface SerializerResults {
+  fanout: FanoutRow[];
+  rpc: RpcRow[];
+  /**
+   * Whether the plain JSON rows are Tuerca's rows of the fan-out and RPC scenarios
+   * of the same run (same settings), rather than measured again in this section.
+   */
+  jsonFromMainRows?: { fanout: boolean; rpc: boolean };
 }
 
 /** What a run does; the two modes differ only here. */
@@ -97,6 +115,9 @@ export interface Plan {
   queueRate: number;
   queuePacedSeconds: number;
   idleNs: number[];
+  /** Fan-out N and RPC K of the per-serializer rows (the fan-out and RPC settings as above). */
+  serializerFanoutNs: number[];
+  serializerRpcKs: number[];
   profileN: number;
   /** Time for RabbitMQ's fan-out steps (its connections are slow to open). */
   rabbitFanoutBudgetMs: number;
@@ -125,6 +146,10 @@ const FULL: Plan = {
   queuePacedSeconds: 3,
   // The open-files hard limit (20,000 here) caps one server process below 20,000 sockets.
   idleNs: [10000, 19000],
+  // N = 1,000 only: with 10,000 too a full run took about 555 s of its 570 s budget (the last
+  // serializer steps would be skipped on a slower run); at 10,000 the serializers were within 4% of JSON.
+  serializerFanoutNs: [1000],
+  serializerRpcKs: [10, 100],
   profileN: 10000,
   rabbitFanoutBudgetMs: 260_000,
   budgetMs: 570_000,
@@ -151,12 +176,14 @@ const QUICK: Plan = {
   queueRate: 1000,
   queuePacedSeconds: 1,
   idleNs: [2000],
+  serializerFanoutNs: [1000],
+  serializerRpcKs: [100],
   profileN: 0,
   rabbitFanoutBudgetMs: 25_000,
   budgetMs: 112_000,
 };
 
-const SCENARIOS = ["fanout", "topics", "rpc", "queue", "idle", "profile"] as const;
+const SCENARIOS = ["fanout", "topics", "rpc", "queue", "idle", "serializers", "profile"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = `Usage: deno task bench [--quick] [--only LIST] [--no-profile] [--report]
@@ -239,6 +266,7 @@ async function main(): Promise<number> {
     fanout: [],
     manyTopics: [],
     rpc: [],
+    serializers: { fanout: [], rpc: [] },
     queue: [],
     idle: [],
     profiles: [],
@@ -429,14 +457,107 @@ async function run(
   }
   if (want("profile") && plan.profileN > 0 && timeLeft(ctx) > 40_000) {
     for (const [id, start] of [["tuerca", startTuerca], ["bare", startBare]] as const) {
-      if (timeLeft(ctx) < 25_000) break;
+      if (timeLeft(ctx) < 25_000) {
+        ctx.notes.push(`profile: ${id} fan-out skipped: out of time`);
+        break;
+      }
       const p = await step(ctx, `profile: ${id} fan-out`, () => profileFanout(ctx, id, start, plan.profileN));
       if (p) results.profiles.push(p);
     }
     if (timeLeft(ctx) > 20_000) {
       const p = await step(ctx, "profile: tuerca RPC", () => profileRpc(ctx));
       if (p) results.profiles.push(p);
+    } else ctx.notes.push("profile: tuerca RPC skipped: out of time");
+  } else if (want("profile") && plan.profileN > 0) {
+    ctx.notes.push("profiles of fan-out and RPC skipped: out of time");
+  }
+  // Last, so that the scenarios above keep their time; each step starts only if it fits.
+  if (want("serializers") && timeLeft(ctx) > (ctx.quick ? 10_000 : 30_000)) {
+    await serializerScenario(ctx, plan, results, results.serializers!);
+  } else if (want("serializers")) {
+    ctx.notes.push("serializers: skipped: out of time");
+  }
+}
+
+/**
+ * Tuerca's fan-out and RPC (network callee) once per WAMP serializer, each on a
+ * fresh server: the publisher and the subscribers, or the caller and the callee,
+ * all speak the serializer. Plain JSON is Tuerca's rows of the fan-out and RPC
+ * scenarios when this run measured them (same settings; this keeps a full run
+ * within its budget), and is measured here otherwise (`--only serializers`).
+ */
+async function serializerScenario(
+  ctx: Context,
+  plan: Plan,
+  results: Results,
+  out: SerializerResults,
+): Promise<void> {
+  const mainFan = plan.serializerFanoutNs.map((n) =>
+    results.fanout.find((x) => x.server === "tuerca" && x.n === n && x.complete)
+  );
+  const mainRpc = plan.serializerRpcKs.map((k) =>
+    results.rpc.find((x) => x.server === "tuerca" && x.k === k && x.label === "Tuerca, network callee")
+  );
+  const fanReused = mainFan.every((x) => x !== undefined);
+  const rpcReused = mainRpc.every((x) => x !== undefined);
+  out.jsonFromMainRows = { fanout: fanReused, rpc: rpcReused };
+  if (fanReused) out.fanout.push(...mainFan.map((x) => ({ ...x!, serializer: "json" as const })));
+  if (rpcReused) out.rpc.push(...mainRpc.map((x) => ({ ...x!, serializer: "json" as const })));
+  // A step starts only if it fits: half as long again as the previous step of its kind.
+  const fits = (lastMs: number) => timeLeft(ctx) > (lastMs > 0 ? 1.5 * lastMs : ctx.quick ? 10_000 : 30_000);
+  let lastMs = 0;
+  for (const ser of WAMP_SERIALIZERS) {
+    if (ser === "json" && fanReused) continue;
+    if (!fits(lastMs)) {
+      ctx.notes.push(`serializers: fan-out wamp.2.${ser} skipped: out of time`);
+      continue;
     }
+    const t0 = performance.now();
+    const rows = await step(
+      ctx,
+      `serializers: fan-out wamp.2.${ser}`,
+      () =>
+        withServer(
+          () => startTuerca(),
+          (s) => fanout(ctx, s, plan.serializerFanoutNs, plan.fanout, Infinity, ser),
+        ),
+    );
+    out.fanout.push(...rows ?? []);
+    lastMs = performance.now() - t0;
+  }
+  lastMs = 0;
+  for (const ser of WAMP_SERIALIZERS) {
+    if (ser === "json" && rpcReused) continue;
+    if (!fits(lastMs)) {
+      ctx.notes.push(`serializers: RPC wamp.2.${ser} skipped: out of time`);
+      continue;
+    }
+    const t0 = performance.now();
+    const label = `Tuerca, network callee (wamp.2.${ser})`;
+    const rows = await step(
+      ctx,
+      `serializers: RPC wamp.2.${ser}`,
+      () =>
+        withServer(
+          () => startTuerca(),
+          (s) =>
+            rpc(
+              ctx,
+              s,
+              label,
+              "network",
+              "bench.echo",
+              undefined,
+              plan.serializerRpcKs,
+              plan.rpcMs,
+              plan.rpcTrials,
+              plan.fanout.quietWaitMs,
+              ser,
+            ),
+        ),
+    );
+    out.rpc.push(...rows ?? []);
+    lastMs = performance.now() - t0;
   }
 }
 

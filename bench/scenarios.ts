@@ -8,7 +8,7 @@
 
 import { Child } from "./lib/child.ts";
 import { CLK_TCK, CpuMeter, machineBusyTicks, rssKiB } from "./lib/procfs.ts";
-import type { Endpoint } from "./lib/protocols.ts";
+import type { Endpoint, WampSerializer } from "./lib/protocols.ts";
 import type { Rabbit, Server } from "./lib/servers.ts";
 import { type Percentiles, percentiles } from "./lib/stats.ts";
 
@@ -124,6 +124,8 @@ function mib(kib: number): number {
 export interface FanoutRow {
   server: string;
   label: string;
+  /** The WAMP serializer of the publisher and the subscribers, for the per-serializer rows. */
+  serializer?: WampSerializer;
   n: number;
   subscribed: number;
   connectFailed: number;
@@ -377,7 +379,8 @@ async function connectSubscribers(
 /**
  * Fan-out to each N in turn on one server (subscribers are added between steps).
  * Stops escalating when a server cannot deliver a burst in time at some N, or
- * when the next step would not fit in `budgetMs`.
+ * when the next step would not fit in `budgetMs`. With `serializer`, the
+ * publisher and every subscriber speak WAMP in that serializer.
  */
 export async function fanout(
   ctx: Context,
@@ -385,13 +388,17 @@ export async function fanout(
   ns: number[],
   o: FanoutOptions,
   budgetMs = Infinity,
+  serializer?: WampSerializer,
 ): Promise<FanoutRow[]> {
   const started = performance.now();
-  const gens = [spawnGenerator(`${server.id}-fanout-sub1`), spawnGenerator(`${server.id}-fanout-sub2`)];
-  const pub = spawnGenerator(`${server.id}-fanout-pub`);
+  const endpoint: Endpoint = serializer === undefined ? server.endpoint : { ...server.endpoint, serializer };
+  const tag = serializer === undefined ? server.id : `${server.id}-${serializer}`;
+  const label = serializer === undefined ? server.label : `${server.label} (wamp.2.${serializer})`;
+  const gens = [spawnGenerator(`${tag}-fanout-sub1`), spawnGenerator(`${tag}-fanout-sub2`)];
+  const pub = spawnGenerator(`${tag}-fanout-pub`);
   const rows: FanoutRow[] = [];
   try {
-    await pub.request("publisher", { endpoint: server.endpoint }, 30_000);
+    await pub.request("publisher", { endpoint }, 30_000);
     const conns = [0, 0];
     const driver = new FanoutDriver(gens, pub, conns, server.topic);
     let connectRate = Infinity; // sessions per second, from the previous step
@@ -400,26 +407,27 @@ export async function fanout(
       const subscribed0 = conns[0] + conns[1];
       const estimateMs = ((n - subscribed0) / connectRate) * 1000 + stepMs;
       if (timeLeft(ctx) < 20_000 || performance.now() - started + estimateMs > budgetMs) {
-        ctx.notes.push(`fan-out ${server.label} N=${n} skipped: it would not fit in the time budget`);
+        ctx.notes.push(`fan-out ${label} N=${n} skipped: it would not fit in the time budget`);
         break;
       }
       const stepStart = performance.now();
-      const c = await connectSubscribers(gens, conns, n, server.endpoint, [server.topic]);
+      const c = await connectSubscribers(gens, conns, n, endpoint, [server.topic]);
       if (c.failed > 0) {
         ctx.notes.push(
-          `fan-out ${server.label} N=${n}: ${c.failed} of ${n} sessions failed to subscribe (${c.firstError})`,
+          `fan-out ${label} N=${n}: ${c.failed} of ${n} sessions failed to subscribe (${c.firstError})`,
         );
       }
       const subscribed = conns[0] + conns[1];
       connectRate = (subscribed - subscribed0) / Math.max(0.1, c.seconds);
-      ctx.log(`  ${server.label}: ${subscribed} subscribed in ${c.seconds.toFixed(1)} s`);
+      ctx.log(`  ${label}: ${subscribed} subscribed in ${c.seconds.toFixed(1)} s`);
       if (subscribed === 0) {
-        throw new Error(`no subscriber could connect to ${server.label}: ${c.firstError}`);
+        throw new Error(`no subscriber could connect to ${label}: ${c.firstError}`);
       }
       const m = await measureFanout(server, driver, gens.map((g) => g.pid), pub.pid, o);
       rows.push({
         server: server.id,
-        label: server.label,
+        label,
+        ...(serializer === undefined ? {} : { serializer }),
         n,
         subscribed,
         connectFailed: c.failed,
@@ -429,15 +437,15 @@ export async function fanout(
       stepMs = performance.now() - stepStart - c.seconds * 1000;
       if (!m.complete) {
         ctx.notes.push(
-          `fan-out ${server.label} N=${n}: a burst was not delivered to every subscriber within the round ` +
+          `fan-out ${label} N=${n}: a burst was not delivered to every subscriber within the round ` +
             `time-out (${m.rounds} rounds done): the rate counts what arrived, the light-load phase was skipped`,
         );
       }
       if (m.otherFrames > 0) {
-        ctx.notes.push(`fan-out ${server.label} N=${n}: ${m.otherFrames} frames were not events`);
+        ctx.notes.push(`fan-out ${label} N=${n}: ${m.otherFrames} frames were not events`);
       }
       ctx.log(
-        `  ${server.label} N=${n}: ${m.eventsPerSec} events/s, loaded p99 ${m.loadedLatencyMs.p99} ms, ` +
+        `  ${label} N=${n}: ${m.eventsPerSec} events/s, loaded p99 ${m.loadedLatencyMs.p99} ms, ` +
           `paced p99 ${
             m.pacedLatencyMs?.p99 ?? "-"
           } ms, server CPU ${m.cpu.server}%, generators ${m.cpu.generators}%`,
@@ -614,6 +622,8 @@ export async function manyTopics(
 export interface RpcRow {
   server: string;
   label: string;
+  /** The WAMP serializer of the caller and the callee, for the per-serializer rows. */
+  serializer?: WampSerializer;
   k: number;
   calls: number;
   errors: number;
@@ -629,7 +639,10 @@ export interface RpcRow {
   serverCpuUsPerCall: number;
 }
 
-/** Scenario 3 for one server and callee kind, at each K. */
+/**
+ * Scenario 3 for one server and callee kind, at each K. With `serializer`, the
+ * caller and the network callee speak WAMP in that serializer.
+ */
 export async function rpc(
   ctx: Context,
   server: Server,
@@ -641,13 +654,16 @@ export async function rpc(
   durationMs: number,
   trials: number,
   quietWaitMs: number,
+  serializer?: WampSerializer,
 ): Promise<RpcRow[]> {
-  const callerGen = spawnGenerator(`${server.id}-rpc-caller`);
-  const calleeGen = callee === "network" ? spawnGenerator(`${server.id}-rpc-callee`) : null;
+  const endpoint: Endpoint = serializer === undefined ? server.endpoint : { ...server.endpoint, serializer };
+  const tag = serializer === undefined ? server.id : `${server.id}-${serializer}`;
+  const callerGen = spawnGenerator(`${tag}-rpc-caller`);
+  const calleeGen = callee === "network" ? spawnGenerator(`${tag}-rpc-callee`) : null;
   const rows: RpcRow[] = [];
   try {
-    if (calleeGen) await calleeGen.request("callee", { endpoint: server.endpoint, procedure }, 30_000);
-    await callerGen.request("caller", { endpoint: server.endpoint }, 30_000);
+    if (calleeGen) await calleeGen.request("callee", { endpoint, procedure }, 30_000);
+    await callerGen.request("caller", { endpoint }, 30_000);
     // Warm-up.
     await callerGen.request("call", { k: 10, durationMs: 300, warmupMs: 700, procedure, argsJson }, 30_000);
     for (const k of ks) {
@@ -677,6 +693,7 @@ export async function rpc(
       const row: RpcRow = {
         server: server.id,
         label,
+        ...(serializer === undefined ? {} : { serializer }),
         k,
         calls: best.count,
         errors: r.errors as number,

@@ -1,7 +1,8 @@
 /**
  * The wire formats the generators speak, built and recognised by hand: WAMP v2
  * JSON (Tuerca and the bare Deno baseline), MQTT 3.1.1 over WebSocket
- * (Mosquitto) and STOMP 1.2 over WebSocket (RabbitMQ Web-STOMP).
+ * (Mosquitto) and STOMP 1.2 over WebSocket (RabbitMQ Web-STOMP). WAMP's other
+ * serializers (batched JSON, MessagePack, CBOR) are in wamp_wire.ts.
  *
  * Every message carries the same 100-byte payload: `~T`, the send time in
  * microseconds since the epoch (16 digits), `~`, then padding. A receiver finds
@@ -18,9 +19,20 @@ export type Proto = "wamp" | "mqtt" | "stomp";
 /** Payload size of every event, in bytes (ASCII). */
 export const PAYLOAD_BYTES = 100;
 
+/**
+ * The WAMP v2 serializers the generators speak (the subprotocol is `wamp.2.` and
+ * this): `json` here, the others in wamp_wire.ts.
+ */
+export type WampSerializer = "json" | "json.batched" | "msgpack" | "cbor";
+
+/** Every WAMP v2 serializer, plain JSON first. */
+export const WAMP_SERIALIZERS: readonly WampSerializer[] = ["json", "json.batched", "msgpack", "cbor"];
+
 /** How the generators reach a server: where, and in which protocol. */
 export interface Endpoint extends WsTarget {
   proto: Proto;
+  /** For WAMP: the serializer (`json` when absent). */
+  serializer?: WampSerializer;
 }
 
 /** Wall-clock time in microseconds, consistent across processes on one machine. */

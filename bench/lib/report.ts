@@ -172,7 +172,8 @@ export function renderReport(r: Results, analysis: string | null): string {
     "```sh",
     "deno task bench            # everything, under 10 minutes on 2 cores: BENCHMARKS.md, bench/results.json",
     "deno task bench --quick    # N = 1,000 only and short phases, under 2 minutes: .bench/BENCHMARKS.quick.md",
-    "deno task bench --only fanout,rpc      # a subset (fanout, topics, rpc, queue, idle, profile): .bench/",
+    "deno task bench --only fanout,rpc      # a subset (fanout, topics, rpc, queue, idle, serializers, profile): .bench/",
+    "deno task bench --only serializers     # Tuerca's fan-out and RPC per WAMP serializer alone: .bench/",
     "deno task bench --report   # rewrite this file from bench/results.json (after editing bench/analysis.md)",
     "deno task bench:micro      # deno bench: the v2 codec, the broker's publish path, a routed call",
     "```",
@@ -208,6 +209,17 @@ export function renderReport(r: Results, analysis: string | null): string {
       "connection, frames handed over as byte ranges, events counted by their first bytes (`[36,` for WAMP EVENT, " +
       "an MQTT PUBLISH header, `MESSAGE` for STOMP), never parsed. WAMP, MQTT and STOMP handshakes are built by hand; " +
       "the one MQTT publisher is the npm `mqtt` client. The same generator code serves every server.",
+      "- **Per serializer** (Tuerca only): the fan-out and RPC (network callee) scenarios again, each on a fresh " +
+      "server, with every client (publisher and subscribers; caller and callee) speaking `wamp.2.json`, " +
+      "`wamp.2.json.batched`, `wamp.2.msgpack` or `wamp.2.cbor`; plain JSON is measured again in the same " +
+      "section when the run has no Tuerca rows of its own to compare with (`--only serializers`); otherwise the " +
+      "JSON rows are Tuerca's rows of sections 1 and 3. The generators " +
+      "build the binary PUBLISH and CALL frames by hand (the topic, procedure and arguments encoded once with " +
+      "msgpackr / cbor-x, the router's libraries) and recognise EVENT and RESULT by the array header and the " +
+      "message type at its start (`0x94`–`0x96 0x24` in MessagePack, `0x84`–`0x86 0x18 0x24` in CBOR); the " +
+      "callee answers each INVOCATION with a YIELD that copies the request id and arguments as bytes. Batched " +
+      "JSON frames are the JSON ones followed by 0x18 (the router sends one message per frame). The handshakes " +
+      "use msgpackr and cbor-x.",
       "- **Payload**: 100 bytes, `~T<send time in µs>~` then padding. Receivers read the stamp with a byte search " +
       "on a sample of the events (publish→receive latency; all processes share the machine's clock).",
       "- **Fan-out**: 1 publisher, N subscribers on one topic, split over 2 generator processes. After a warm-up, " +
@@ -487,6 +499,103 @@ export function renderReport(r: Results, analysis: string | null): string {
       "container), and a server process needs a descriptor per socket plus its own, so the largest step is 19,000.",
     "",
   );
+
+  const sers = r.serializers;
+  if (sers !== undefined && (sers.fanout.length > 0 || sers.rpc.length > 0)) {
+    out.push("## 6. Per serializer: Tuerca's fan-out and RPC with the clients in each WAMP serializer", "");
+    const sub = (x: { serializer?: string }) => `\`wamp.2.${x.serializer ?? "json"}\``;
+    const ratio = (x: number, json: number | undefined) => json ? `${(x / json).toFixed(2)}×` : "";
+    const sn = [...new Set(sers.fanout.map((x) => x.n))].sort((a, b) => a - b);
+    if (sers.fanout.length > 0) {
+      out.push(
+        `Fan-out: 1 publisher → N subscribers on one topic, all in the same serializer; bursts and trials as in ` +
+          "section 1" +
+          (sers.jsonFromMainRows?.fanout
+            ? "; the `wamp.2.json` rows are Tuerca's rows of section 1 (same run, same settings)."
+            : "; `wamp.2.json` measured again in this section."),
+        "",
+      );
+      const rows: (string | number)[][] = [];
+      for (const n of sn) {
+        const json = sers.fanout.find((x) => x.n === n && (x.serializer ?? "json") === "json")?.eventsPerSec;
+        for (const row of sers.fanout.filter((x) => x.n === n)) {
+          rows.push([
+            fmt(n),
+            sub(row),
+            fmt(row.eventsPerSec) + (row.complete ? "" : " (incomplete)"),
+            fmt(row.medianEventsPerSec),
+            (row.serializer ?? "json") === "json" ? "" : ratio(row.eventsPerSec, json),
+            pair(row.pacedLatencyMs),
+            pair(row.loadedLatencyMs),
+            fmt(row.cpu.server),
+            fmt(row.serverCpuUsPerEvent, 2),
+            fmt(row.cpu.generators),
+            fmt(row.cpu.other),
+            fmt(row.serverRssMiB, 1),
+          ]);
+        }
+      }
+      out.push(table([
+        "N",
+        "serializer",
+        "events/s (best trial)",
+        "median trial",
+        "÷ JSON",
+        "light-load p50 / p99 ms",
+        "loaded p50 / p99 ms",
+        "server CPU %",
+        "server CPU µs per event",
+        "generators CPU %",
+        "others CPU %",
+        "server RSS MiB",
+      ], rows));
+      out.push("");
+    }
+    if (sers.rpc.length > 0) {
+      out.push(
+        "RPC: one caller keeps K calls in flight to a network callee (YIELD of the same arguments), both in the " +
+          "same serializer; trials as in section 3" +
+          (sers.jsonFromMainRows?.rpc
+            ? "; the `wamp.2.json` rows are Tuerca's network-callee rows of section 3 (same run, same settings)."
+            : "; `wamp.2.json` measured again in this section."),
+        "",
+      );
+      const ks = [...new Set(sers.rpc.map((x) => x.k))].sort((a, b) => a - b);
+      const rows: (string | number)[][] = [];
+      for (const k of ks) {
+        const json = sers.rpc.find((x) => x.k === k && (x.serializer ?? "json") === "json")?.callsPerSec;
+        for (const x of sers.rpc.filter((x) => x.k === k)) {
+          rows.push([
+            x.k,
+            sub(x),
+            fmt(x.callsPerSec),
+            (x.serializer ?? "json") === "json" ? "" : ratio(x.callsPerSec, json),
+            pair(x.rttMs),
+            fmt(x.cpu.server),
+            fmt(x.serverCpuUsPerCall, 1),
+            fmt(x.cpu.caller),
+            x.cpu.callee === undefined ? "–" : fmt(x.cpu.callee),
+            fmt(x.cpu.other),
+            x.errors > 0 ? fmt(x.errors) : "0",
+          ]);
+        }
+      }
+      out.push(table([
+        "in flight",
+        "serializer",
+        "calls/s",
+        "÷ JSON",
+        "p50 / p99 ms",
+        "server CPU %",
+        "server CPU µs per call",
+        "caller CPU %",
+        "callee CPU %",
+        "others CPU %",
+        "errors",
+      ], rows));
+      out.push("");
+    }
+  }
 
   if (r.profiles.length > 0) {
     out.push("## Profiles", "");
