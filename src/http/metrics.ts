@@ -167,7 +167,7 @@ export function renderMetrics(view: ServerView): string {
 
   out.family("tuerca_calls_total", "counter", "Routed calls, by how they ended.");
   for (const realm of router.realms()) {
-    for (const [outcome, n] of realm.dealer.counters.calls.entries()) {
+    for (const [outcome, n] of Object.entries(realm.dealer.counters.calls)) {
       out.sample("tuerca_calls_total", n, { realm: realm.name, outcome });
     }
   }

@@ -29,7 +29,7 @@ import { IdSequence } from "../protocol/ids.ts";
 import type { Dict, RequestId } from "../protocol/messages.ts";
 import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
 import { isReservedUri } from "../protocol/uri.ts";
-import { DURATION_BOUNDS, Histogram, Tally } from "../stats/histogram.ts";
+import { DURATION_BOUNDS, Histogram } from "../stats/histogram.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 
 /** How a shared registration picks the callee of each call. */
@@ -113,7 +113,7 @@ export type CallOutcome = "result" | "error" | "canceled" | "timeout" | "callee_
 /** What the dealer counts: calls by outcome, and how long they took. */
 export interface DealerCounters {
   /** Routed calls by how they ended; refused ones (no such procedure, ...) are counted by their error. */
-  readonly calls: Tally;
+  readonly calls: Record<CallOutcome, number>;
   /** Seconds from CALL to the final answer, for every routed call. */
   readonly duration: Histogram;
 }
@@ -150,7 +150,10 @@ export class Dealer {
   /** Told of registration lifecycle changes; set by the realm. */
   listener: MembershipListener<Registration> | null = null;
   /** Calls by outcome and duration. */
-  readonly counters: DealerCounters = { calls: new Tally(), duration: new Histogram(DURATION_BOUNDS) };
+  readonly counters: DealerCounters = {
+    calls: { result: 0, error: 0, canceled: 0, timeout: 0, callee_left: 0, caller_left: 0 },
+    duration: new Histogram(DURATION_BOUNDS),
+  };
   #index = new PatternIndex<Registration>();
   #byId = new Map<number, Registration>();
   #registrationsOf = new Map<Participant, Set<Registration>>();
@@ -466,7 +469,7 @@ export class Dealer {
   // call in flight at a time.
   #untrack(p: PendingCall, outcome: CallOutcome): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
-    this.counters.calls.add(outcome);
+    this.counters.calls[outcome]++;
     this.counters.duration.observe((performance.now() - p.started) / 1000);
     this.#pending.delete(p.invocation);
     this.#pendingOfCaller.get(p.caller)?.delete(p.request);
