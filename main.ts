@@ -37,7 +37,7 @@ import { wampV2Cbor } from "./src/codec/v2_cbor.ts";
 import { pagesApp } from "./src/http/pages.ts";
 import { httpApi } from "./src/http/api.ts";
 import type { HttpApiConfig } from "./src/config/http_api.ts";
-import { OpsAccess } from "./src/http/access.ts";
+import { OpsAccess, TrustedProxies } from "./src/http/access.ts";
 import { healthz, metrics, readyz, type ServerView } from "./src/http/metrics.ts";
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel, SILENT } from "./src/log.ts";
 import type { QueueBridge } from "./src/bridge/queue_bridge.ts";
@@ -113,6 +113,8 @@ export interface ServerOptions {
    * networks, and a bearer key. Default: loopback only.
    */
   opsAccess?: { allow?: string[]; key?: string };
+  /** Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR networks). Default: none. */
+  trustedProxies?: string[];
   /** How long a v2 connection may wait before HELLO, in ms. Default 10 s. */
   helloTimeoutMs?: number;
   /** Folder with the pages. Default: `public/` beside this file. */
@@ -182,6 +184,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
   });
 
   const access = new OpsAccess(options.opsAccess?.allow ?? [], options.opsAccess?.key);
+  const proxies = new TrustedProxies(options.trustedProxies ?? []);
   const view = { router, endpoint, bridge: instance.bridge ?? null, listening: false };
   const ops: Record<string, (v: ServerView) => Response> = {
     "/healthz": healthz,
@@ -195,9 +198,10 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     onListen: () => {},
   }, (req, info) => {
     const path = new URL(req.url).pathname;
+    const remote = proxies.client(info.remoteAddr.hostname, req.headers.get("x-forwarded-for"));
     const op = ops[path];
     if (op !== undefined) {
-      if (!access.permits(info.remoteAddr.hostname, req.headers.get("authorization"))) {
+      if (!access.permits(remote, req.headers.get("authorization"))) {
         return new Response("Forbidden: only loopback, --metrics-allow addresses or the metrics key.\n", {
           status: 403,
           headers: { "content-type": "text/plain; charset=utf-8", "www-authenticate": "Bearer" },
@@ -206,7 +210,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
       return op(view);
     }
     if (path === "/" || path === "/ws") {
-      if (isUpgrade(req)) return endpoint.accept(req, info.remoteAddr.hostname);
+      if (isUpgrade(req)) return endpoint.accept(req, remote);
       if (path === "/ws") {
         return new Response("This is the WAMP WebSocket endpoint; connect with a WebSocket client.\n", {
           status: 426,
@@ -214,7 +218,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
         });
       }
     }
-    if (api?.handles(path)) return api.fetch(req, info.remoteAddr.hostname);
+    if (api?.handles(path)) return api.fetch(req, remote);
     return pages.fetch(req);
   });
 
@@ -292,6 +296,7 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --log-level L   error, warn, info or debug (env LOG_LEVEL; default info: sessions, bridge, auth failures)",
     "  --metrics-allow ADDR  an address or CIDR network that may read /metrics and /healthz besides",
     "                  loopback (repeat)",
+    "  --trust-proxy ADDR  a reverse proxy (address or CIDR) whose X-Forwarded-For names the client (repeat)",
     "  --call-timeout SECONDS how long a call waits for its callee when the caller sets no timeout",
     "                  (default 0: forever)",
     ...(extension?.usage ?? []),
@@ -347,6 +352,7 @@ export function parseServerArgs(
         "log-format": { type: "string" },
         "log-level": { type: "string" },
         "metrics-allow": { type: "string", multiple: true },
+        "trust-proxy": { type: "string", multiple: true },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
         ...extension?.options,
@@ -418,9 +424,18 @@ export function parseServerArgs(
     throw new UsageError(`--metrics-allow: ${(e as Error).message}`);
   }
 
+  const trustedProxies = (values["trust-proxy"] as string[] | undefined) ?? config.endpoint.trustedProxies ??
+    [];
+  try {
+    new TrustedProxies(trustedProxies);
+  } catch (e) {
+    throw new UsageError(`--trust-proxy: ${(e as Error).message}`);
+  }
+
   return {
     port,
     host,
+    trustedProxies,
     log: createLogger({ format: logFormat, level: logLevel as LogLevel }),
     opsAccess: { allow: metricsAllow, key: config.metrics.key },
     realms,

@@ -215,6 +215,7 @@ const CASES: [string, string, unknown, RegExp, string?][] = [
   ["secret from an unset env variable", "auth.ticket.principals.alice.ticket", { env: "TUERCA_UNSET_TICKET" }, /environment variable TUERCA_UNSET_TICKET is not set/],
   ["origins bad entry", "origins[1]", "ftp//nope", /"ftp\/\/nope" is not an origin: write scheme:\/\/host\[:port\]/],
   ["origins not a list", "origins", "*", /expected a list of origins \(a JSON array\)/],
+  ["trusted proxy not an address", "endpoint.trusted_proxies[0]", ["proxy.example"], /"proxy\.example" is not an IP address or CIDR network/, "endpoint.trusted_proxies"],
   ["endpoint bad port", "endpoint.port", 70000, /expected a whole number from 0 to 65535, got number 70000/],
   ["limits negative", "limits.subscriptions", -1, /expected a whole number from 0 to 1000000000, got number -1/],
   ["limits not integer", "limits.rate", 1.5, /expected a whole number from 0 to 1000000000, got number 1\.5/],

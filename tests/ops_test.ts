@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { createPushApp, pushApp } from "../push.ts";
-import { OpsAccess, parseAddress } from "../src/http/access.ts";
+import { OpsAccess, parseAddress, TrustedProxies } from "../src/http/access.ts";
 import { createLogger } from "../src/log.ts";
 import { ask, RawClient, rawSubscribe, rawV2, rid, startTestServer, waitUntil, within } from "./helpers.ts";
 
@@ -232,4 +232,46 @@ Deno.test("text logs: a timestamp, the level, the message, then key=value fields
   assert.deepEqual(lines, [
     '2026-12-01T10:41:00.000Z WARN  bridge waiting broker=stomp://127.0.0.1:61613 note="two words"',
   ]);
+});
+
+Deno.test("X-Forwarded-For is believed only from a trusted proxy, right-most untrusted hop first", () => {
+  const none = new TrustedProxies();
+  assert.equal(
+    none.client("127.0.0.1", "203.0.113.9"),
+    "127.0.0.1",
+    "no proxy configured: the header is ignored",
+  );
+  const proxies = new TrustedProxies(["127.0.0.1", "10.0.0.0/8"]);
+  assert.equal(proxies.client("127.0.0.1", "203.0.113.9"), "203.0.113.9");
+  assert.equal(
+    proxies.client("127.0.0.1", "198.51.100.1, 203.0.113.9, 10.1.2.3"),
+    "203.0.113.9",
+    "skips inner proxies",
+  );
+  assert.equal(proxies.client("192.0.2.7", "203.0.113.9"), "192.0.2.7", "a client cannot forge the header");
+  assert.equal(proxies.client("127.0.0.1", "not-an-address"), "127.0.0.1");
+  assert.equal(proxies.client("127.0.0.1", null), "127.0.0.1");
+  assert.throws(() => new TrustedProxies(["proxy.example"]), /not an IP address/);
+});
+
+Deno.test("behind a trusted proxy, /metrics goes by the forwarded client address, not the proxy's loopback", async () => {
+  const server = await startTestServer(pushApp, { trustedProxies: ["127.0.0.1"] });
+  try {
+    const outside = await fetch(`${server.url}metrics`, { headers: { "x-forwarded-for": "203.0.113.9" } });
+    assert.equal(outside.status, 403);
+    await outside.body?.cancel();
+    const inside = await fetch(`${server.url}metrics`, { headers: { "x-forwarded-for": "127.0.0.1" } });
+    assert.equal(inside.status, 200);
+    await inside.body?.cancel();
+  } finally {
+    await server.close();
+  }
+  const direct = await startTestServer(pushApp);
+  try {
+    const res = await fetch(`${direct.url}metrics`, { headers: { "x-forwarded-for": "203.0.113.9" } });
+    assert.equal(res.status, 200, "without a trusted proxy the header means nothing");
+    await res.body?.cancel();
+  } finally {
+    await direct.close();
+  }
 });

@@ -102,3 +102,47 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
   return diff === 0;
 }
+
+/**
+ * Reverse proxies whose `X-Forwarded-For` is believed. Behind nginx or Caddy every
+ * connection comes from the proxy; only when it does, and the proxy is listed,
+ * does the header say who the client is (for the throttle, the logs and who may
+ * read `/metrics`). From anyone else the header is ignored: a client could write
+ * anything there.
+ */
+export class TrustedProxies {
+  readonly #networks: Network[];
+
+  /**
+   * The proxies to believe.
+   * @param entries addresses or CIDR networks
+   * @throws {Error} naming an entry that is not an address or network
+   */
+  constructor(entries: readonly string[] = []) {
+    this.#networks = entries.map((e) => {
+      const net = parseNetwork(e);
+      if (net === null) throw new Error(`${JSON.stringify(e)} is not an IP address or CIDR network`);
+      return net;
+    });
+  }
+
+  /**
+   * The client's address: the peer's own, or, when the peer is a trusted proxy,
+   * the right-most `X-Forwarded-For` entry that is not itself a trusted proxy
+   * (entries further left were written by whoever sent the request, and may lie).
+   */
+  client(peer: string, forwardedFor: string | null): string {
+    if (forwardedFor === null || !this.#trusted(peer)) return peer;
+    const hops = forwardedFor.split(",").map((h) => h.trim()).filter((h) => h !== "");
+    for (let i = hops.length - 1; i >= 0; i--) {
+      if (parseAddress(hops[i]) === null) return peer;
+      if (!this.#trusted(hops[i])) return hops[i];
+    }
+    return hops[0] ?? peer;
+  }
+
+  #trusted(address: string): boolean {
+    const bytes = parseAddress(address);
+    return bytes !== null && this.#networks.some((n) => within(n, bytes));
+  }
+}
