@@ -1,18 +1,25 @@
 /**
- * Shared RabbitMQ helper for the bridge tests: makes sure the broker's STOMP,
- * management and Web-STOMP plugins are on, finds out (once, before any test
- * registers) whether the broker answers, and gives the tests queue bookkeeping
- * (unique names, exact counts, reading and deleting) and an AMQP producer
- * (amqplib, like the tutorial's PHP sender).
+ * Shared RabbitMQ helper for the bridge tests: finds out (once, before any test
+ * registers) whether the machine's broker answers on AMQP, STOMP, the management
+ * API and Web-STOMP, and gives the tests queue bookkeeping (unique names, exact
+ * counts, reading and deleting) and an AMQP producer (amqplib, like the tutorial's
+ * PHP sender).
  *
- * Without a broker the bridge tests are registered as ignored, with one line that
- * says why; with `CI=true` a missing broker fails the run instead.
+ * The tests only look at the shared broker: they never enable plugins on it, and
+ * never stop, restart or reconfigure it. Enabling its STOMP, management and
+ * Web-STOMP plugins is `.ci/run`'s job (or yours: `rabbitmq-plugins enable …`). A
+ * test that must restart a broker starts a private node of its own
+ * (tests/rabbitmq_node.ts).
+ *
+ * Without a usable broker the bridge tests are registered as ignored, with one
+ * line that says why; with `CI=true` they fail instead, each with that one line.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import amqplibModule from "amqplib";
+import { privateRabbitUnavailable } from "./rabbitmq_node.ts";
 
 /** Where the tests expect the broker. */
 export const RABBIT_HOST = "127.0.0.1";
@@ -21,9 +28,32 @@ export const STOMP_URL = `stomp://guest:guest@${RABBIT_HOST}:61613`;
 export const WEB_STOMP_URL = `ws://guest:guest@${RABBIT_HOST}:15674/ws`;
 export const MANAGEMENT_URL = `http://${RABBIT_HOST}:15672`;
 export const STOMP_PORT = 61613;
+export const AMQP_PORT = 5672;
+export const WEB_STOMP_PORT = 15674;
 
-const PLUGINS = ["rabbitmq_stomp", "rabbitmq_management", "rabbitmq_web_stomp"];
-const READY_TIMEOUT_MS = 60_000;
+/** Where a broker listens: the machine's shared one ({@link SHARED_BROKER}) or a private node. */
+export interface BrokerAddress {
+  amqpUrl: string;
+  amqpPort: number;
+  stompUrl: string;
+  stompPort: number;
+  /** Undefined when the broker has no management plugin. */
+  managementUrl?: string;
+}
+
+/** The machine's broker, which the tests only use (never reconfigure). */
+export const SHARED_BROKER: BrokerAddress = {
+  amqpUrl: AMQP_URL,
+  amqpPort: AMQP_PORT,
+  stompUrl: STOMP_URL,
+  stompPort: STOMP_PORT,
+  managementUrl: MANAGEMENT_URL,
+};
+
+/** On CI (`CI=true`) a broker that is not usable fails the bridge tests instead of skipping them. */
+const CI = Deno.env.get("CI") === "true";
+/** How long the probe waits for the shared broker: on CI it must come; elsewhere it is there or not. */
+const READY_TIMEOUT_MS = CI ? 60_000 : 2_000;
 const AUTH = `Basic ${btoa("guest:guest")}`;
 
 // ---------------------------------------------------------------------------
@@ -90,13 +120,14 @@ const amqplib = amqplibModule as {
 };
 
 /**
- * Opens an AMQP connection. Its `error` events (the broker closing it, as
- * `rabbitmqctl stop_app` does) are swallowed: an unhandled `error` event would
- * end the whole test process. `closed` resolves when the connection is gone.
+ * Opens an AMQP connection (to the shared broker unless `url` says otherwise).
+ * Its `error` events (the broker closing it, as a restart does) are swallowed: an
+ * unhandled `error` event would end the whole test process. `closed` resolves when
+ * the connection is gone.
  */
-export async function amqpConnect(): Promise<{ conn: AmqpConnection; closed: Promise<void> }> {
+export async function amqpConnect(url = AMQP_URL): Promise<{ conn: AmqpConnection; closed: Promise<void> }> {
   // noDelay: without it Nagle holds back small frames, and each channel.get waits ~40 ms.
-  const conn = await amqplib.connect(AMQP_URL, { noDelay: true });
+  const conn = await amqplib.connect(url, { noDelay: true });
   const closed = Promise.withResolvers<void>();
   conn.on("error", () => {});
   conn.on("close", () => closed.resolve());
@@ -113,8 +144,11 @@ export async function amqpClose(conn: AmqpConnection): Promise<void> {
 }
 
 /** Runs `fn` with a confirm channel on a fresh connection, always closing it. */
-export async function withConfirmChannel<T>(fn: (ch: AmqpConfirmChannel) => Promise<T>): Promise<T> {
-  const { conn } = await amqpConnect();
+export async function withConfirmChannel<T>(
+  fn: (ch: AmqpConfirmChannel) => Promise<T>,
+  url = AMQP_URL,
+): Promise<T> {
+  const { conn } = await amqpConnect(url);
   try {
     const ch = await conn.createConfirmChannel();
     ch.on("error", () => {});
@@ -144,12 +178,23 @@ export function publishConfirmed(
 // ---------------------------------------------------------------------------
 // Availability.
 
-/** Whether the broker is usable, and why not. */
+/** Whether the shared broker is usable, and why not. */
 export interface RabbitStatus {
+  /** AMQP, STOMP and the management API answer. */
   ok: boolean;
+  /** One line saying what is missing and how to fix it. */
   reason?: string;
-  /** Whether `rabbitmqctl` works here (exact counts, broker restarts). */
+  /** Whether Web-STOMP answers too (only its own test needs it). */
+  webStomp: boolean;
+  /** Why Web-STOMP is not usable. */
+  webStompReason?: string;
+  /** Whether `rabbitmqctl list_queues` works here (exact counts; read-only). */
   rabbitmqctl: boolean;
+}
+
+/** The line a test prints (and on CI fails with) when a plugin of the shared broker is off. */
+export function pluginMissing(what: string, plugin: string): string {
+  return `RabbitMQ's ${what} plugin is not enabled: run rabbitmq-plugins enable ${plugin}`;
 }
 
 /** Whether `name` is an executable on PATH. */
@@ -192,10 +237,10 @@ export async function portOpen(port: number): Promise<boolean> {
   }
 }
 
-/** Whether the management API answers GET /api/overview. */
-async function managementUp(): Promise<boolean> {
+/** Whether the management API at `url` answers GET /api/overview. */
+async function managementUp(url = MANAGEMENT_URL): Promise<boolean> {
   try {
-    const res = await fetch(`${MANAGEMENT_URL}/api/overview`, {
+    const res = await fetch(`${url}/api/overview`, {
       headers: { authorization: AUTH },
       signal: AbortSignal.timeout(3_000),
     });
@@ -219,83 +264,127 @@ export async function pollUntil(check: () => Promise<boolean>, ms: number): Prom
   }
 }
 
-/** Waits (up to `ms`) for STOMP, AMQP and the management API; the reason when something stays down. */
-export async function waitForBroker(ms = READY_TIMEOUT_MS): Promise<string | null> {
+/**
+ * Waits (up to `ms`) for AMQP, STOMP and (when the broker has one) the management
+ * API of `broker`; the reason, in one line, when something stays down.
+ */
+export async function waitForBroker(
+  ms = READY_TIMEOUT_MS,
+  broker: BrokerAddress = SHARED_BROKER,
+): Promise<string | null> {
   const deadline = Date.now() + ms;
   const left = () => Math.max(0, deadline - Date.now());
-  if (!await pollUntil(() => portOpen(STOMP_PORT), left())) {
-    return `nothing listens on ${RABBIT_HOST}:${STOMP_PORT} (STOMP) after ${ms / 1000} s`;
+  const shared = broker === SHARED_BROKER;
+  if (!await pollUntil(() => portOpen(broker.amqpPort), left())) {
+    return `no RabbitMQ on ${RABBIT_HOST}:${broker.amqpPort} (AMQP)${shared ? "; .ci/run starts it" : ""}`;
   }
-  if (!await pollUntil(() => portOpen(5672), left())) {
-    return `nothing listens on ${RABBIT_HOST}:5672 (AMQP) after ${ms / 1000} s`;
+  if (!await pollUntil(() => portOpen(broker.stompPort), left())) {
+    return shared
+      ? pluginMissing("STOMP", "rabbitmq_stomp")
+      : `nothing listens on ${RABBIT_HOST}:${broker.stompPort} (STOMP) after ${ms / 1000} s`;
   }
-  if (!await pollUntil(managementUp, left())) {
-    return `the management API at ${MANAGEMENT_URL} does not answer after ${ms / 1000} s`;
+  const mgmt = broker.managementUrl;
+  if (mgmt !== undefined && !await pollUntil(() => managementUp(mgmt), left())) {
+    return shared
+      ? pluginMissing("management", "rabbitmq_management")
+      : `the management API at ${mgmt} does not answer after ${ms / 1000} s`;
   }
   return null;
 }
 
+/** Looks at the shared broker; changes nothing on it. */
 async function probe(): Promise<RabbitStatus> {
-  const ci = Deno.env.get("CI") === "true";
-  const plugins = hasCommand("rabbitmq-plugins");
-  if (plugins) {
-    // Idempotent; fails without rights to the node (a local non-root user), which is fine.
-    await run("rabbitmq-plugins", ["enable", ...PLUGINS]);
-  } else if (!ci && !await portOpen(5672) && !await portOpen(STOMP_PORT)) {
-    // No broker installed and none listening: nothing will come up by waiting.
-    return {
-      ok: false,
-      reason: `no RabbitMQ on ${RABBIT_HOST} (no rabbitmq-plugins, nothing on 5672)`,
-      rabbitmqctl: false,
-    };
-  }
-  const [reason, ctl] = await Promise.all([
+  const [reason, webStompUp, ctl] = await Promise.all([
     waitForBroker(),
+    pollUntil(() => portOpen(WEB_STOMP_PORT), READY_TIMEOUT_MS),
     hasCommand("rabbitmqctl")
       ? run("rabbitmqctl", ["-q", "list_queues", "name"]).then((r) => r.code === 0)
       : Promise.resolve(false),
   ]);
-  return reason === null ? { ok: true, rabbitmqctl: ctl } : { ok: false, reason, rabbitmqctl: ctl };
+  const webStompReason = webStompUp ? undefined : pluginMissing("Web-STOMP", "rabbitmq_web_stomp");
+  return reason === null
+    ? { ok: true, webStomp: webStompUp, webStompReason, rabbitmqctl: ctl }
+    : { ok: false, reason, webStomp: false, webStompReason: reason, rabbitmqctl: ctl };
 }
 
 let ensured: Promise<RabbitStatus> | undefined;
 
 /**
- * Enables the plugins (once per process) and waits, boundedly, for the broker.
- * @throws {Error} when the broker is unusable and `CI=true`: CI must not skip these tests.
+ * Finds out (once per process, waiting boundedly) whether the shared broker is usable.
+ * @throws {Error} when it is not and `CI=true` (CI must not skip these tests); the message is the one line saying why.
  */
 export async function ensureRabbitMQ(): Promise<RabbitStatus> {
   ensured ??= probe();
   const status = await ensured;
-  if (!status.ok && Deno.env.get("CI") === "true") {
-    throw new Error(`RabbitMQ is required on CI but unusable: ${status.reason}`);
-  }
+  if (!status.ok && CI) throw new Error(status.reason);
   return status;
 }
 
-/** The broker's state, found out before any test registers. */
-export const rabbit: RabbitStatus = await ensureRabbitMQ();
+/** The shared broker's state, found out before any test registers. Never throws. */
+export const rabbit: RabbitStatus = await (ensured ??= probe());
 
-let saidSkipped = false;
+/**
+ * A test that fails with exactly `line`. It throws the string itself, so Deno
+ * prints that one line and no stack trace: there is no code to point at, only
+ * something to install or enable.
+ */
+export function failWith(line: string): () => never {
+  return () => {
+    throw line;
+  };
+}
 
-/** Registers a bridge test, ignored (with one line saying why) when RabbitMQ is unavailable. */
+const said = new Set<string>();
+
+/** Prints `line` once per process. */
+function sayOnce(line: string): void {
+  if (said.has(line)) return;
+  said.add(line);
+  console.log(line);
+}
+
+/**
+ * Registers a bridge test. When the shared broker (or, with `needs: "webStomp"`,
+ * its Web-STOMP plugin) is unusable, the test is ignored with one line saying why,
+ * or, with `CI=true`, fails with that line.
+ */
 export function bridgeTest(
   name: string,
   fn: () => Promise<void>,
-  options: { needsRabbitmqctl?: boolean } = {},
+  options: { needs?: "webStomp" } = {},
 ): void {
-  let ignore = false;
-  if (!rabbit.ok) {
-    ignore = true;
-    if (!saidSkipped) {
-      saidSkipped = true;
-      console.log(`RabbitMQ bridge tests skipped: ${rabbit.reason} (set CI=true to make this an error)`);
-    }
-  } else if (options.needsRabbitmqctl && !rabbit.rabbitmqctl) {
-    ignore = true;
-    console.log(`"${name}" skipped: rabbitmqctl is not usable here`);
+  const reason = !rabbit.ok
+    ? rabbit.reason
+    : options.needs === "webStomp" && !rabbit.webStomp
+    ? rabbit.webStompReason
+    : undefined;
+  if (reason === undefined) {
+    Deno.test({ name, fn });
+  } else if (CI) {
+    sayOnce(reason);
+    Deno.test({ name, fn: failWith(reason) });
+  } else {
+    sayOnce(`RabbitMQ bridge tests skipped: ${reason} (set CI=true to make this an error)`);
+    Deno.test({ name, ignore: true, fn });
   }
-  Deno.test({ name, ignore, fn });
+}
+
+/**
+ * Registers a test that starts its own private RabbitMQ node (tests/rabbitmq_node.ts)
+ * and needs nothing from the shared broker. Without a `rabbitmq-server` to start
+ * it is ignored with one line saying why, or, with `CI=true`, fails with that line.
+ */
+export function privateNodeTest(name: string, fn: () => Promise<void>): void {
+  const reason = privateRabbitUnavailable();
+  if (reason === null) {
+    Deno.test({ name, fn });
+  } else if (CI) {
+    sayOnce(reason);
+    Deno.test({ name, fn: failWith(reason) });
+  } else {
+    sayOnce(`"${name}" skipped: ${reason} (set CI=true to make this an error)`);
+    Deno.test({ name, ignore: true, fn });
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -307,8 +396,8 @@ export function uniqueQueue(prefix: string): string {
 }
 
 /** Deletes a queue through the management API; a queue that does not exist is fine. */
-export async function deleteQueue(name: string): Promise<void> {
-  const res = await fetch(`${MANAGEMENT_URL}/api/queues/%2F/${encodeURIComponent(name)}`, {
+export async function deleteQueue(name: string, managementUrl = MANAGEMENT_URL): Promise<void> {
+  const res = await fetch(`${managementUrl}/api/queues/%2F/${encodeURIComponent(name)}`, {
     method: "DELETE",
     headers: { authorization: AUTH },
     signal: AbortSignal.timeout(10_000),
