@@ -631,8 +631,16 @@ privateNodeTest(
 async function restartMidStream(node: PrivateRabbit): Promise<void> {
   const queue = uniqueQueue("restart");
   const N = 200;
-  await withBridge(queue, {}, async ({ bridge, logs, v2 }) => {
+  await withBridge(queue, {}, async ({ server, bridge, logs, v2 }) => {
     const a = await v2();
+    /** The bridge's state as /healthz reports it, and /readyz's status. */
+    const health = async () => {
+      const h = await (await within(fetch(`${server.url}healthz`), "GET /healthz")).json();
+      const r = await within(fetch(`${server.url}readyz`), "GET /readyz");
+      await r.body?.cancel();
+      return { bridge: h.bridge.state as string, ready: r.status };
+    };
+    assert.deepEqual(await health(), { bridge: "connected", ready: 200 });
     let produced = 0;
     let publishRetries = 0;
     let quit = false;
@@ -676,10 +684,17 @@ async function restartMidStream(node: PrivateRabbit): Promise<void> {
       await waitUntil(() => a.events.length >= 30, "the stream to be flowing", BROKER_MS);
       await node.stopApp();
       await eventually(async () => !await portOpen(node.stompPort), "the STOMP port to close");
+      // The outage shows in /healthz; /readyz stays 200 (the bridge subscribed once: it reconnects by itself).
+      await eventually(async () => (await health()).bridge === "waiting", "/healthz to say waiting");
+      assert.equal((await health()).ready, 200);
       producedBeforeStart = produced;
       await node.startApp();
       const down = await waitForBroker(60_000, node);
       assert.equal(down, null, `the broker is back: ${down}`);
+      await eventually(
+        async () => (await health()).bridge === "connected",
+        "/healthz to say connected again",
+      );
       await within(producerDone, "the producer to finish", 60_000);
     } finally {
       // Whatever failed, the producer stops; the node is stopped by the caller.
