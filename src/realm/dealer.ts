@@ -103,9 +103,12 @@ interface PendingCall {
   killRequested: boolean;
   /** The call timeout's timer, if the call has one. */
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the call was routed (performance.now()). */
+  /** When the call was routed (performance.now()), for the sampled calls; -1 for the others. */
   readonly started: number;
 }
+
+/** One call in this many is timed for the duration histogram (a power of two). */
+export const DURATION_SAMPLE = 8;
 
 /** How a routed call ended, as the metrics count it. */
 export type CallOutcome = "result" | "error" | "canceled" | "timeout" | "callee_left" | "caller_left";
@@ -114,7 +117,7 @@ export type CallOutcome = "result" | "error" | "canceled" | "timeout" | "callee_
 export interface DealerCounters {
   /** Routed calls by how they ended; refused ones (no such procedure, ...) are counted by their error. */
   readonly calls: Record<CallOutcome, number>;
-  /** Seconds from CALL to the final answer, for every routed call. */
+  /** Seconds from CALL to the final answer, for one routed call in {@link DURATION_SAMPLE}. */
   readonly duration: Histogram;
 }
 
@@ -162,6 +165,7 @@ export class Dealer {
   #pendingOfCallee = new Map<Participant, Set<PendingCall>>();
   #registrationIds = new IdSequence();
   #invocationIds = new IdSequence();
+  #timed = 0;
 
   /**
    * Registers `procedure` under `options.match` for `callee`, creating the
@@ -272,7 +276,8 @@ export class Dealer {
       receiveProgress,
       killRequested: false,
       timer: undefined,
-      started: performance.now(),
+      // Reading the clock twice costs a fifth of a routed call: time one call in 8.
+      started: (++this.#timed & (DURATION_SAMPLE - 1)) === 0 ? performance.now() : -1,
     };
     this.#track(pending);
     // A timer cannot wait longer than 2^31 - 1 ms; longer timeouts wait that long.
@@ -470,7 +475,7 @@ export class Dealer {
   #untrack(p: PendingCall, outcome: CallOutcome): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
     this.counters.calls[outcome]++;
-    this.counters.duration.observe((performance.now() - p.started) / 1000);
+    if (p.started >= 0) this.counters.duration.observe((performance.now() - p.started) / 1000);
     this.#pending.delete(p.invocation);
     this.#pendingOfCaller.get(p.caller)?.delete(p.request);
     this.#pendingOfCallee.get(p.callee)?.delete(p);
