@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { createPushApp, pushApp } from "../push.ts";
-import { OpsAccess, parseAddress, TrustedProxies } from "../src/http/access.ts";
+import { OpsAccess, TrustedProxies } from "../src/http/access.ts";
+import { parseAddress } from "../src/net/address.ts";
 import { createLogger } from "../src/log.ts";
 import { DURATION_SAMPLE } from "../src/realm/dealer.ts";
 import { ask, RawClient, rawSubscribe, rawV2, rid, startTestServer, waitUntil, within } from "./helpers.ts";

@@ -554,7 +554,7 @@ Deno.test({
 const START_MS = 15_000;
 
 Deno.test({
-  name: "TLS: push.ts --cert --key prints one https:// line, serves the page over TLS, and stops on SIGINT",
+  name: "TLS: push.ts --cert --key prints its https:// lines, serves the page over TLS, and stops on SIGINT",
   ignore: SKIP_TLS,
   async fn() {
     const tls = await makeCertificate();
@@ -619,7 +619,10 @@ Deno.test({
       const status = await within(child.status, "push.ts to exit after SIGINT", 10_000);
       assert.equal(status.code, 0, `exit code after SIGINT; stderr: ${await stderr}`);
       await within(reading, "stdout to end");
-      assert.deepEqual(lines, [line], "stdout holds exactly the one start-up line");
+      assert.deepEqual(lines, [
+        line,
+        `Health at ${url}healthz and ${url}readyz, Prometheus metrics at ${url}metrics`,
+      ], "stdout holds the page line and the health and metrics line, all https://");
     } finally {
       try {
         child.kill("SIGKILL");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseNetwork } from "../http/access.ts";
+import { parseNetwork } from "../net/address.ts";
 import type { ConfigNode } from "./node.ts";
 
 /** Where and how the server listens; unset fields keep their defaults. */

@@ -12,7 +12,7 @@
  */
 
 import type { RealmDefinition } from "../auth/authorizer.ts";
-import { parseNetwork } from "../http/access.ts";
+import { parseNetwork } from "../net/address.ts";
 import type { ConfigNode } from "./node.ts";
 
 /** One key of the HTTP API and who it acts as. */
