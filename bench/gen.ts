@@ -312,37 +312,7 @@ let invocations = 0;
 
 /** Answers `[68,req,reg,{},args]` with `[70,req,{},args]`, copying bytes. */
 function onInvocation(op: number, buf: Uint8Array, s: number, e: number): void {
-  if (op !== OP_TEXT || buf[s + 1] !== 54 || buf[s + 2] !== 56 || buf[s + 3] !== 44) return;
-  invocations++;
-  let p = s + 4;
-  const reqStart = p;
-  while (p < e && buf[p] !== 44) p++;
-  const reqEnd = p;
-  p++;
-  while (p < e && buf[p] !== 44) p++;
-  p++;
-  if (buf[p] === 123 && buf[p + 1] === 125 && (buf[p + 2] === 44 || buf[p + 2] === 93)) {
-    const argsStart = p + 3;
-    const argsLen = buf[p + 2] === 44 ? e - 1 - argsStart : 0;
-    const reqLen = reqEnd - reqStart;
-    const out = new Uint8Array(4 + reqLen + 3 + (argsLen > 0 ? 1 + argsLen : 0) + 1);
-    out.set([91, 55, 48, 44], 0); // [70,
-    out.set(buf.subarray(reqStart, reqEnd), 4);
-    let o = 4 + reqLen;
-    out.set([44, 123, 125], o); // ,{}
-    o += 3;
-    if (argsLen > 0) {
-      out[o++] = 44;
-      out.set(buf.subarray(argsStart, argsStart + argsLen), o);
-      o += argsLen;
-    }
-    out[o] = 93;
-    callee!.sendFrame(OP_TEXT, out);
-    return;
-  }
-  // Details that are not empty: the slow path.
-  const msg = JSON.parse(decoder.decode(buf.subarray(s, e))) as unknown[];
-  callee!.sendFrame(OP_TEXT, encoder.encode(JSON.stringify([70, msg[1], {}, ...msg.slice(4)])));
+  answerInvocation(op, buf, s, e, false);
 }
 
 /**
@@ -351,9 +321,13 @@ function onInvocation(op: number, buf: Uint8Array, s: number, e: number): void {
  * message per frame.
  */
 function onInvocationBatched(op: number, buf: Uint8Array, s: number, e: number): void {
-  if (op !== OP_TEXT || buf[s + 1] !== 54 || buf[s + 2] !== 56 || buf[s + 3] !== 44) return;
   if (buf[e - 1] !== 0x18) return;
-  e--;
+  answerInvocation(op, buf, s, e - 1, true);
+}
+
+/** The YIELD for a JSON INVOCATION in `buf[s..e)`, copying bytes; `batched` appends the separator. */
+function answerInvocation(op: number, buf: Uint8Array, s: number, e: number, batched: boolean): void {
+  if (op !== OP_TEXT || buf[s + 1] !== 54 || buf[s + 2] !== 56 || buf[s + 3] !== 44) return;
   invocations++;
   let p = s + 4;
   const reqStart = p;
@@ -366,7 +340,7 @@ function onInvocationBatched(op: number, buf: Uint8Array, s: number, e: number):
     const argsStart = p + 3;
     const argsLen = buf[p + 2] === 44 ? e - 1 - argsStart : 0;
     const reqLen = reqEnd - reqStart;
-    const out = new Uint8Array(4 + reqLen + 3 + (argsLen > 0 ? 1 + argsLen : 0) + 2);
+    const out = new Uint8Array(4 + reqLen + 3 + (argsLen > 0 ? 1 + argsLen : 0) + (batched ? 2 : 1));
     out.set([91, 55, 48, 44], 0); // [70,
     out.set(buf.subarray(reqStart, reqEnd), 4);
     let o = 4 + reqLen;
@@ -378,15 +352,14 @@ function onInvocationBatched(op: number, buf: Uint8Array, s: number, e: number):
       o += argsLen;
     }
     out[o++] = 93;
-    out[o] = 0x18;
+    if (batched) out[o] = 0x18;
     callee!.sendFrame(OP_TEXT, out);
     return;
   }
+  // Details that are not empty: the slow path.
   const msg = JSON.parse(decoder.decode(buf.subarray(s, e))) as unknown[];
-  callee!.sendFrame(
-    OP_TEXT,
-    encoder.encode(JSON.stringify([70, msg[1], {}, ...msg.slice(4)]) + BATCH_SEPARATOR),
-  );
+  const answer = JSON.stringify([70, msg[1], {}, ...msg.slice(4)]);
+  callee!.sendFrame(OP_TEXT, encoder.encode(batched ? answer + BATCH_SEPARATOR : answer));
 }
 
 /** The callee's binary wire (MessagePack or CBOR). */

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { LIST_OPTIONS } from "../realm/publish_filter.ts";
 import { Hono } from "hono";
 import type { Action, Permission, RolePermissions } from "../auth/authorizer.ts";
 import { sameSecret } from "../auth/secrets.ts";
@@ -83,17 +84,7 @@ export function httpStatusOf(uri: string): number {
 }
 
 /** The publish options the API passes on: WAMP's, less those about the publisher's own subscriptions. */
-const PUBLISH_OPTIONS = [
-  "acknowledge",
-  "disclose_me",
-  "retain",
-  "exclude",
-  "exclude_authid",
-  "exclude_authrole",
-  "eligible",
-  "eligible_authid",
-  "eligible_authrole",
-] as const;
+const PUBLISH_OPTIONS = ["acknowledge", "disclose_me", "retain", ...LIST_OPTIONS] as const;
 
 /** The call options the API honours. */
 const CALL_OPTIONS = ["timeout", "disclose_me"] as const;

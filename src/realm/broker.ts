@@ -31,7 +31,7 @@ import type { Dict, Event } from "../protocol/messages.ts";
 import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
 import type { EventStore } from "../store/store.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
-import { PublishFilter } from "./publish_filter.ts";
+import { LIST_OPTIONS, PublishFilter } from "./publish_filter.ts";
 
 /** One topic's (or pattern's) subscription, shared by all its subscribers. */
 export class Subscription {
@@ -327,12 +327,3 @@ function listsOf(options: Dict): Dict {
   for (const key of LIST_OPTIONS) if (options[key] !== undefined) lists[key] = options[key];
   return lists;
 }
-
-const LIST_OPTIONS = [
-  "exclude",
-  "exclude_authid",
-  "exclude_authrole",
-  "eligible",
-  "eligible_authid",
-  "eligible_authrole",
-] as const;

@@ -16,6 +16,16 @@ import { isId } from "../protocol/ids.ts";
 import type { Dict } from "../protocol/messages.ts";
 import type { Participant } from "./participant.ts";
 
+/** The PUBLISH options that are black- and whitelists. */
+export const LIST_OPTIONS = [
+  "exclude",
+  "exclude_authid",
+  "exclude_authrole",
+  "eligible",
+  "eligible_authid",
+  "eligible_authrole",
+] as const;
+
 /** Decides, per subscriber, whether a publish may reach it. */
 export class PublishFilter {
   private constructor(
