@@ -524,6 +524,10 @@ export async function runCli(
       console.error(`Port ${options.port} is in use; pick another with --port or PORT.`);
       Deno.exit(1);
     }
+    if (e instanceof ConfigError) {
+      console.error(`Configuration error: ${e.message}`);
+      Deno.exit(2);
+    }
     throw e;
   }
   const page = theApp.index === "index.html" ? server.url : `${server.url}${theApp.index}`;

@@ -664,6 +664,33 @@ Deno.test("CLI: push.ts --config <bad file> exits 2 with 'Configuration error: <
   });
 });
 
+Deno.test("CLI: --realm replacing the realm an http-api key's role lives on exits 2 with 'Configuration error', no stack trace", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/api.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        realms: [{ name: "realm1", roles: [{ name: "backend", permissions: [] }] }],
+        auth: { ticket: { type: "static", principals: { p: { ticket: "t", role: "backend" } } } },
+        "http-api": { keys: [{ key: "k".repeat(32), role: "backend" }] },
+      }),
+    );
+    const child = new Child(["--config", file, "--realm", "other", "--no-bridge"], {});
+    try {
+      const status = await within(child.process.status, "push.ts to exit", START_MS);
+      assert.equal(status.code, 2);
+      const stderr = await child.stderr;
+      assert.match(
+        stderr,
+        /Configuration error: .*http-api\.keys\[0\]\.role: role "backend" is not defined on realm other/,
+      );
+      assert.ok(!/\n\s+at /.test(stderr), `no stack trace: ${stderr}`);
+    } finally {
+      await child.dispose();
+    }
+  });
+});
+
 Deno.test("CLI: a good config file starts; its ticket principal (secret from env) gets WELCOME with its role", async () => {
   await withTempDir(async (dir) => {
     const file = `${dir}/good.json`;

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { ConfigError } from "../config/node.ts";
 import { LIST_OPTIONS } from "../realm/publish_filter.ts";
 import { Hono } from "hono";
 import type { Action, Permission, RolePermissions } from "../auth/authorizer.ts";
@@ -186,10 +187,15 @@ export class HttpApi {
       config.keys.forEach((k, i) => {
         const where = `http-api.keys[${i}]`;
         const realm = k.realm === undefined ? router.defaultRealm : router.realm(k.realm);
-        if (realm === undefined) throw new Error(`${where}.realm: the server has no realm ${k.realm}`);
+        // Only reachable when --realm replaced the file's realms, which the file's own checks cannot see.
+        if (realm === undefined) {
+          throw new ConfigError("the configuration", `${where}.realm`, `the server has no realm ${k.realm}`);
+        }
         if (!realm.authorizer.has(k.role)) {
-          throw new Error(
-            `${where}.role: role ${JSON.stringify(k.role)} is not defined on realm ${realm.name}`,
+          throw new ConfigError(
+            "the configuration",
+            `${where}.role`,
+            `role ${JSON.stringify(k.role)} is not defined on realm ${realm.name}`,
           );
         }
         const session = new HttpSession(router, realm.name, undefined, {
