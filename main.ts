@@ -115,6 +115,11 @@ export interface ServerOptions {
   opsAccess?: { allow?: string[]; key?: string };
   /** Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR networks). Default: none. */
   trustedProxies?: string[];
+  /**
+   * Share the port with other processes (Linux `SO_REUSEPORT`): the kernel spreads
+   * new connections over them. Needs `--unstable-net`. Default false.
+   */
+  reusePort?: boolean;
   /** How long a v2 connection may wait before HELLO, in ms. Default 10 s. */
   helloTimeoutMs?: number;
   /** Folder with the pages. Default: `public/` beside this file. */
@@ -195,6 +200,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     port: options.port ?? 8080,
     hostname: options.host ?? "127.0.0.1",
     ...options.tls,
+    ...(options.reusePort ? { reusePort: true } : {}),
     onListen: () => {},
   }, (req, info) => {
     const path = new URL(req.url).pathname;
@@ -284,6 +290,8 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --host ADDR     interface to listen on (env HOST; default 127.0.0.1; 0.0.0.0 to expose)",
     "  --cert FILE --key FILE  serve HTTPS and wss:// with this PEM certificate chain and key",
     "  --trust-proxy ADDR  a reverse proxy (address or CIDR) whose X-Forwarded-For names the client (repeat)",
+    "  --reuse-port    share the port with other Tuerca processes (SO_REUSEPORT; each is its own router",
+    "                  until clustering lands)",
     "",
     "Who may do what:",
     "  --config FILE   JSON configuration: realms, roles, authentication, origins, TLS, limits, history,",
@@ -361,6 +369,7 @@ export function parseServerArgs(
         "log-level": { type: "string" },
         "metrics-allow": { type: "string", multiple: true },
         "trust-proxy": { type: "string", multiple: true },
+        "reuse-port": { type: "boolean" },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
         ...extension?.options,
@@ -444,6 +453,7 @@ export function parseServerArgs(
     port,
     host,
     trustedProxies,
+    reusePort: values["reuse-port"] === true,
     log: createLogger({ format: logFormat, level: logLevel as LogLevel }),
     opsAccess: { allow: metricsAllow, key: config.metrics.key },
     realms,

@@ -300,3 +300,54 @@ Deno.test("chat.ts on SIGINT says GOODBYE to v2 sessions, closes plain clients w
     }
   });
 });
+
+Deno.test("--reuse-port: two push.ts processes share one port, and the kernel hands connections to both", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const start = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--unstable-net", "-A", "push.ts", "--no-bridge", "--reuse-port", "--port", String(port)],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  const children = [start(), start()];
+  try {
+    for (const child of children) {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      await within(
+        (async () => {
+          while (!out.includes(`127.0.0.1:${port}/`)) {
+            const { value, done } = await reader.read();
+            if (done) throw new Error(`a process exited: ${out}`);
+            out += value;
+          }
+        })(),
+        "both processes to listen",
+        20_000,
+      );
+      reader.releaseLock();
+    }
+    // A new TCP connection per request, so each is the kernel's choice of process.
+    const pids = new Set<number>();
+    for (let i = 0; i < 200 && pids.size < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      const text = await new Response(conn.readable).text();
+      pids.add(JSON.parse(text.slice(text.indexOf("{"))).pid);
+    }
+    assert.equal(pids.size, 2, "both processes answered");
+    assert.deepEqual([...pids].sort(), children.map((c) => c.pid).sort());
+  } finally {
+    for (const child of children) {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+      await child.stderr.cancel().catch(() => {});
+    }
+  }
+});

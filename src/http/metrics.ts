@@ -54,6 +54,8 @@ export function healthz(view: ServerView): Response {
   const draining = view.router.closing || !view.listening;
   const body = {
     status: draining ? "draining" : "ok",
+    // Which process answered: with --reuse-port several share one port.
+    pid: Deno.pid,
     uptime_s: Math.round((Date.now() - view.router.startedAt) / 1000),
     sessions: sessionsByProtocol(view.router),
     bridge: bridgeState(view.bridge),
