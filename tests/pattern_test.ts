@@ -105,3 +105,14 @@ Deno.test("pattern index: the empty prefix matches every URI, and a prefix match
   assert.ok(index.delete("", "prefix"));
   assert.equal(index.best("zzz"), undefined);
 });
+
+Deno.test("pattern index: bestRemembered answers as best does, and forgets when the patterns change", () => {
+  const index = new PatternIndex<string>();
+  index.set("a.", "prefix", "a");
+  assert.equal(index.bestRemembered("a.b"), "a");
+  index.set("a.b", "exact", "ab");
+  assert.equal(index.bestRemembered("a.b"), "ab", "a new exact pattern is seen");
+  index.delete("a.b", "exact");
+  assert.equal(index.bestRemembered("a.b"), "a");
+  assert.equal(index.bestRemembered("z"), null);
+});

@@ -21,10 +21,9 @@
  * @module
  */
 
-import { Packr } from "msgpackr/pack";
-import { Unpackr } from "msgpackr/unpack-no-eval";
-import { Encoder } from "cbor-x/encode";
-import { Decoder } from "cbor-x/decode-no-eval";
+// The router's own library settings, so the load generators speak exactly what it does.
+import { msgpackFormat } from "../../src/codec/v2_msgpack.ts";
+import { cborFormat } from "../../src/codec/v2_cbor.ts";
 import type { WampSerializer } from "./protocols.ts";
 import { frameText, OP_BINARY, OP_TEXT, type RawWebSocket, type SetupFrame } from "./ws_client.ts";
 
@@ -67,22 +66,6 @@ export interface BinaryWire {
   decode(bytes: Uint8Array): unknown;
 }
 
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-const unpackr = new Unpackr({
-  useRecords: false,
-  mapsAsObjects: true,
-  structuredClone: false,
-  int64AsType: "number",
-});
-const cborEncoder = new Encoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  pack: false,
-  tagUint8Array: false,
-  variableMapSize: true,
-});
-const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
-
 /** MessagePack (msgpackr). */
 export const MSGPACK: BinaryWire = {
   name: "msgpack",
@@ -102,8 +85,8 @@ export const MSGPACK: BinaryWire = {
   fixStrMax: 31,
   str8: 0xd9,
   str16: 0xda,
-  encode: (v) => packr.pack(v),
-  decode: (b) => unpackr.unpack(b),
+  encode: (v) => msgpackFormat.encode(v),
+  decode: (b) => msgpackFormat.decode(b),
 };
 
 /** CBOR (cbor-x). */
@@ -125,8 +108,8 @@ export const CBOR: BinaryWire = {
   fixStrMax: 23,
   str8: 0x78,
   str16: 0x79,
-  encode: (v) => cborEncoder.encode(v),
-  decode: (b) => cborDecoder.decode(b),
+  encode: (v) => cborFormat.encode(v),
+  decode: (b) => cborFormat.decode(b),
 };
 
 /** The binary wire of a serializer, or null for the JSON ones. */

@@ -63,15 +63,11 @@ export interface RealmDefinition {
   store?: StoreConfig;
 }
 
-/** How many URI decisions a role remembers before it starts over. */
-const CACHE_ENTRIES = 4096;
-
 /** The permissions of one role, with the decision for each URI remembered. */
 export class RolePermissions {
+  // The decision per URI is remembered (bestRemembered): the common case, a session
+  // publishing to the same few topics, costs one map lookup.
   readonly #index = new PatternIndex<Permission>();
-  // The decision per URI: the common case (a session publishing to the same few
-  // topics) costs one map lookup.
-  #cache = new Map<string, Permission | null>();
 
   /**
    * Indexes a role's permissions.
@@ -84,12 +80,7 @@ export class RolePermissions {
 
   /** The permission that decides for `uri`, or null when none matches (everything denied). */
   lookup(uri: string): Permission | null {
-    let p = this.#cache.get(uri);
-    if (p !== undefined) return p;
-    p = this.#index.best(uri) ?? null;
-    if (this.#cache.size >= CACHE_ENTRIES) this.#cache.clear();
-    this.#cache.set(uri, p);
-    return p;
+    return this.#index.bestRemembered(uri);
   }
 
   /**

@@ -27,9 +27,9 @@ import { Hono } from "hono";
 import type { Action, Permission, RolePermissions } from "../auth/authorizer.ts";
 import { sameSecret } from "../auth/secrets.ts";
 import type { HttpApiConfig } from "../config/http_api.ts";
-import { ErrorUri, MessageType as T, TuercaErrorUri } from "../protocol/constants.ts";
+import { ErrorUri, TuercaErrorUri } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
-import type { Dict, RouterMessage } from "../protocol/messages.ts";
+import type { Dict } from "../protocol/messages.ts";
 import { checkUri } from "../protocol/uri.ts";
 import type { Router } from "../router.ts";
 import { quotaExceeded, RateLimiter } from "../session/limits.ts";
@@ -93,77 +93,9 @@ const CALL_OPTIONS = ["timeout", "disclose_me"] as const;
 /** One configured key and the session it acts through. */
 interface KeyState {
   readonly key: string;
-  readonly session: HttpSession;
+  readonly session: LocalSession;
   readonly permissions: RolePermissions;
   rate: RateLimiter | null;
-}
-
-/** What a call's answer carries. */
-interface CallAnswer {
-  args: unknown[];
-  kwargs: Dict;
-}
-
-/**
- * The in-process session of one key. Calls go to the dealer with request ids of
- * their own (strings, which local calls never use), so that the caller's
- * disclosure and the timeout are the API's to set.
- */
-class HttpSession extends LocalSession {
-  readonly #calls = new Map<string, PromiseWithResolvers<CallAnswer>>();
-  #lastRequest = 0;
-
-  /**
-   * Routes a call and waits for its answer.
-   * @throws {WampError} the router's refusal (no such procedure, ...) or the callee's error
-   */
-  route(
-    procedure: string,
-    args: unknown[],
-    kwargs: Dict,
-    disclose: boolean,
-    timeoutMs: number,
-  ): Promise<CallAnswer> {
-    const request = `http-${++this.#lastRequest}`;
-    const pending = Promise.withResolvers<CallAnswer>();
-    // Kept before the dealer sees the call: the router's own procedures may answer at once.
-    this.#calls.set(request, pending);
-    try {
-      this.realm.dealer.call(
-        this,
-        { request, procedure, args, kwargs, options: { timeout: timeoutMs } },
-        disclose,
-      );
-    } catch (e) {
-      this.#calls.delete(request);
-      throw e;
-    }
-    return pending.promise;
-  }
-
-  /** Settles this API's calls on RESULT or ERROR; everything else is a local session's. */
-  override send(message: RouterMessage): void {
-    if ((message.type === T.RESULT || message.type === T.ERROR) && typeof message.request === "string") {
-      const pending = this.#calls.get(message.request);
-      if (pending !== undefined) {
-        if (message.type === T.RESULT && message.details.progress === true) return; // never asked for
-        this.#calls.delete(message.request);
-        if (message.type === T.RESULT) {
-          pending.resolve({ args: message.args ?? [], kwargs: message.kwargs ?? {} });
-        } else pending.reject(new WampError(message.error, message.args ?? [], message.kwargs));
-        return;
-      }
-    }
-    super.send(message);
-  }
-
-  /** Leaves the realm; calls still waiting are answered `wamp.error.canceled`. */
-  override close(): void {
-    super.close();
-    const canceled = new WampError(ErrorUri.CANCELED, ["the server is shutting down"]);
-    for (const pending of this.#calls.values()) pending.reject(canceled);
-    this.#calls.clear();
-  }
 }
 
 /** The HTTP publish and call API of one server; built by {@link httpApi}. */
@@ -198,7 +130,7 @@ export class HttpApi {
             `role ${JSON.stringify(k.role)} is not defined on realm ${realm.name}`,
           );
         }
-        const session = new HttpSession(router, realm.name, undefined, {
+        const session = new LocalSession(router, realm.name, undefined, {
           authid: `http:${k.name}`,
           authrole: k.role,
         });
@@ -265,11 +197,14 @@ export class HttpApi {
       return action === "publish" ? this.#publish(key, body) : await this.#call(key, body);
     } catch (e) {
       if (!(e instanceof WampError)) throw e;
-      const shuttingDown = this.#closed && e.uri === ErrorUri.CANCELED;
+      // A call the closing server canceled: its local session says "closed"; the client learns why.
+      if (this.#closed && e.uri === ErrorUri.CANCELED) {
+        return failure(new WampError(ErrorUri.CANCELED, ["the server is shutting down"]), {}, 503);
+      }
       const headers: Record<string, string> = e.uri === TuercaErrorUri.RATE_LIMITED
         ? { "retry-after": "1" }
         : {};
-      return failure(e, headers, shuttingDown ? 503 : undefined);
+      return failure(e, headers);
     }
   }
 
@@ -322,7 +257,7 @@ export class HttpApi {
     const disclose = permission.disclose.caller || options.disclose_me === true;
     // A client that hangs up does not cancel the call (Deno tells a handler of that only through
     // request.signal's legacy behaviour): the call ends with its answer or its timeout.
-    const result = await key.session.route(procedure, args, kwargs, disclose, timeoutMs);
+    const result = await key.session.call(procedure, args, kwargs, { timeoutMs, disclose });
     return json({ args: result.args, kwargs: result.kwargs }, 200);
   }
 

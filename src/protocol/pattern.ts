@@ -27,6 +27,9 @@
  * @module
  */
 
+/** How many URIs {@link PatternIndex.bestRemembered} remembers before it starts over. */
+export const MEMO_ENTRIES = 4096;
+
 /** A WAMP match policy. */
 export type MatchPolicy = "exact" | "prefix" | "wildcard";
 
@@ -85,6 +88,8 @@ export class PatternIndex<T> {
   #prefix = new PrefixNode<T>();
   #wildcard = new WildcardNode<T>();
   #patterns = 0;
+  /** {@link bestRemembered}'s answers; any change to the patterns forgets them. */
+  #memo: Map<string, T | null> | null = null;
 
   /** How many patterns of every policy the index holds. */
   get size(): number {
@@ -98,6 +103,7 @@ export class PatternIndex<T> {
 
   /** Maps `pattern` under `match` to `value`, replacing what it held. */
   set(pattern: string, match: MatchPolicy, value: T): void {
+    this.#memo?.clear();
     if (this.get(pattern, match) === undefined) this.#patterns++;
     if (match === "exact") {
       this.#exact.set(pattern, value);
@@ -132,6 +138,7 @@ export class PatternIndex<T> {
 
   /** Removes a pattern; false when the index did not hold it. */
   delete(pattern: string, match: MatchPolicy): boolean {
+    this.#memo?.clear();
     if (match === "exact") return this.#exact.delete(pattern) && this.#dropped();
     if (match === "prefix") return deletePrefix(this.#prefix, pattern, 0) && this.#dropped();
     return this.#deleteWildcard(this.#wildcard, pattern.split("."), 0) && this.#dropped();
@@ -145,6 +152,21 @@ export class PatternIndex<T> {
     if (prefix !== undefined) return prefix;
     if (this.#wildcard.empty) return undefined;
     return bestWildcard(this.#wildcard, uri, 0);
+  }
+
+  /**
+   * {@link best}, remembered per URI (up to {@link MEMO_ENTRIES} URIs, then it starts
+   * over): for indexes read far more often than changed, such as a role's
+   * permissions, where the same few URIs come back on every request.
+   */
+  bestRemembered(uri: string): T | null {
+    this.#memo ??= new Map();
+    let value = this.#memo.get(uri);
+    if (value !== undefined) return value;
+    value = this.best(uri) ?? null;
+    if (this.#memo.size >= MEMO_ENTRIES) this.#memo.clear();
+    this.#memo.set(uri, value);
+    return value;
   }
 
   /**

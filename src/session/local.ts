@@ -206,13 +206,14 @@ export class LocalSession implements Participant {
 
   /**
    * Calls a procedure, wherever its callee is. Rejects with a {@link WampError}
-   * (`wamp.error.timeout` after `options.timeoutMs`, when given).
+   * (`wamp.error.timeout` after `options.timeoutMs`, when given). With
+   * `options.disclose`, the INVOCATION names this session as the caller.
    */
   call(
     procedure: string,
     args: unknown[] = [],
     kwargs?: Dict,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; disclose?: boolean } = {},
   ): Promise<CallResult> {
     try {
       this.#open();
@@ -222,7 +223,7 @@ export class LocalSession implements Participant {
       this.#calls.set(request, { resolve, reject });
       try {
         const wire: Dict = options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs };
-        this.realm.dealer.call(this, { request, procedure, args, kwargs, options: wire });
+        this.realm.dealer.call(this, { request, procedure, args, kwargs, options: wire }, options.disclose);
       } catch (e) {
         this.#calls.delete(request);
         throw e;

@@ -39,9 +39,6 @@ export const MAX_RETAINED_TOPICS = 10_000;
  */
 export const MAX_RETAINED_PER_TOPIC = 8;
 
-/** How many topics' rule decisions are remembered before starting over. */
-const RULE_CACHE = 4096;
-
 interface Entry {
   seq: number;
   size: number;
@@ -89,7 +86,6 @@ class TopicHistory {
 export class MemoryStore implements EventStore {
   readonly counters: StoreCounters = { stored: 0, expired: 0, evicted: 0 };
   #rules = new PatternIndex<HistoryRule>();
-  #ruleOf = new Map<string, HistoryRule | null>();
   #histories = new Map<string, TopicHistory>();
   #retained = new Map<string, RetainedEvent[]>();
   #maxTotalBytes: number;
@@ -198,12 +194,7 @@ export class MemoryStore implements EventStore {
   }
 
   #rule(topic: string): HistoryRule | null {
-    let rule = this.#ruleOf.get(topic);
-    if (rule !== undefined) return rule;
-    rule = this.#rules.best(topic) ?? null;
-    if (this.#ruleOf.size >= RULE_CACHE) this.#ruleOf.clear();
-    this.#ruleOf.set(topic, rule);
-    return rule;
+    return this.#rules.bestRemembered(topic);
   }
 
   #covered(covers: UriPattern): TopicHistory[] {
