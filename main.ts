@@ -42,6 +42,10 @@ import { healthz, metrics, readyz, type ServerView } from "./src/http/metrics.ts
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel, SILENT } from "./src/log.ts";
 import type { QueueBridge } from "./src/bridge/queue_bridge.ts";
 import { Router } from "./src/router.ts";
+import { Cluster, type ClusterOptions } from "./src/cluster/cluster.ts";
+import { amqpUrlFromStomp } from "./src/cluster/amqp.ts";
+import { isClusterName } from "./src/cluster/keys.ts";
+import { DEFAULT_STOMP_URL } from "./src/bridge/stomp_url.ts";
 import type { SessionLimits } from "./src/router.ts";
 import { WampV1Session } from "./src/session/v1.ts";
 import { WampV2Session } from "./src/session/v2.ts";
@@ -122,6 +126,11 @@ export interface ServerOptions {
   reusePort?: boolean;
   /** How long a v2 connection may wait before HELLO, in ms. Default 10 s. */
   helloTimeoutMs?: number;
+  /**
+   * Act as one router with the other nodes of this cluster, through RabbitMQ
+   * (see `src/cluster/cluster.ts`). Default: a router of its own.
+   */
+  cluster?: Omit<ClusterOptions, "log">;
   /** Folder with the pages. Default: `public/` beside this file. */
   publicDir?: string | URL;
   /** The HTTP publish and call API (`POST /publish`, `POST /call`); off without keys. Default off. */
@@ -136,6 +145,8 @@ export interface RunningServer {
   readonly app: AppInstance;
   /** The WebSocket endpoint: its refusals and open connections. */
   readonly endpoint: WebSocketEndpoint;
+  /** The node's cluster membership, when it runs in one. */
+  readonly cluster: Cluster | null;
   /** The pages, such as `http://127.0.0.1:8080/` (`https://` with TLS). */
   readonly url: string;
   /** The WAMP endpoint, such as `ws://127.0.0.1:8080/ws` (`wss://` with TLS). */
@@ -172,6 +183,9 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     publicDir: options.publicDir ?? new URL("./public/", import.meta.url),
     index: app.index,
   });
+  // The cluster before the app: what the app's queue bridge publishes must reach every node.
+  const cluster = options.cluster === undefined ? null : new Cluster(router, { ...options.cluster, log });
+  await cluster?.start();
   const instance = await app.start(router);
   const protocols: Record<string, SessionFactory> = {
     [Subprotocol.WAMP2_JSON]: (peer) => new WampV2Session(router, peer, wampV2Json),
@@ -190,7 +204,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
 
   const access = new OpsAccess(options.opsAccess?.allow ?? [], options.opsAccess?.key);
   const proxies = new TrustedProxies(options.trustedProxies ?? []);
-  const view = { router, endpoint, bridge: instance.bridge ?? null, listening: false };
+  const view = { router, endpoint, bridge: instance.bridge ?? null, cluster, listening: false };
   const ops: Record<string, (v: ServerView) => Response> = {
     "/healthz": healthz,
     "/readyz": readyz,
@@ -237,6 +251,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     router,
     app: instance,
     endpoint,
+    cluster,
     url: `http${secure}://${host}:${port}/`,
     wsUrl: `ws${secure}://${host}:${port}/ws`,
     port,
@@ -249,6 +264,8 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
         api?.close();
         log.info("app stopped; saying goodbye to the sessions", { sessions: router.sessionCount });
         await router.shutdown();
+        // After the sessions: their leaves reach the other nodes before this node's goodbye.
+        await cluster?.stop();
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
           server.shutdown(),
@@ -290,8 +307,8 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --host ADDR     interface to listen on (env HOST; default 127.0.0.1; 0.0.0.0 to expose)",
     "  --cert FILE --key FILE  serve HTTPS and wss:// with this PEM certificate chain and key",
     "  --trust-proxy ADDR  a reverse proxy (address or CIDR) whose X-Forwarded-For names the client (repeat)",
-    "  --reuse-port    share the port with other Tuerca processes (SO_REUSEPORT; each is its own router",
-    "                  until clustering lands)",
+    "  --reuse-port    share the port with other Tuerca processes (SO_REUSEPORT; with --cluster they act",
+    "                  as one router, without it each is its own)",
     "",
     "Who may do what:",
     "  --config FILE   JSON configuration: realms, roles, authentication, origins, TLS, limits, history,",
@@ -314,6 +331,14 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --log-level L   error, warn, info or debug (env LOG_LEVEL; default info: sessions, bridge, auth failures)",
     "  --metrics-allow ADDR  an address or CIDR network that may read /metrics and /healthz besides",
     "                  loopback (repeat)",
+    "",
+    "Cluster (several processes or machines acting as one router, through RabbitMQ):",
+    "  --cluster NAME  join cluster NAME (env CLUSTER): nodes with one name on one broker share sessions,",
+    "                  topics, procedures and presence; letters, digits, _ and -",
+    "  --stomp URL     the broker, as the queue bridge names it (env STOMP_URL; default",
+    "                  stomp://guest:guest@127.0.0.1:61613); the cluster speaks AMQP to the same host,",
+    "                  user and vhost on port 5672 (5671 for stomp+ssl:// and wss://)",
+    "  --cluster-url URL  the cluster's AMQP address, when it is not derived from --stomp (env CLUSTER_URL)",
     ...(extension?.usage?.length ? ["", `The ${name} server:`, ...extension.usage] : []),
     "",
     "  -h, --help      show this help",
@@ -370,6 +395,9 @@ export function parseServerArgs(
         "metrics-allow": { type: "string", multiple: true },
         "trust-proxy": { type: "string", multiple: true },
         "reuse-port": { type: "boolean" },
+        cluster: { type: "string" },
+        "cluster-url": { type: "string" },
+        stomp: { type: "string" },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
         ...extension?.options,
@@ -453,6 +481,7 @@ export function parseServerArgs(
     port,
     host,
     trustedProxies,
+    cluster: clusterFrom(values, env),
     reusePort: values["reuse-port"] === true,
     log: createLogger({ format: logFormat, level: logLevel as LogLevel }),
     opsAccess: { allow: metricsAllow, key: config.metrics.key },
@@ -468,6 +497,32 @@ export function parseServerArgs(
     extra: values,
     config,
   };
+}
+
+/** The cluster to join, from `--cluster` (or `CLUSTER`) and the broker's address; none without a name. */
+function clusterFrom(values: CliValues, env: (name: string) => string | undefined): ServerOptions["cluster"] {
+  const name = (values.cluster as string | undefined) ?? env("CLUSTER");
+  if (name === undefined || name === "") return undefined;
+  if (!isClusterName(name)) {
+    throw new UsageError(
+      `--cluster: ${JSON.stringify(name)} is not a cluster name (letters, digits, _ and -)`,
+    );
+  }
+  const explicit = (values["cluster-url"] as string | undefined) ?? env("CLUSTER_URL");
+  if (explicit !== undefined) {
+    if (!/^amqps?:\/\/[^/]/.test(explicit)) {
+      throw new UsageError(
+        `--cluster-url: expected amqp://user:pass@host:5672/vhost, got ${JSON.stringify(explicit)}`,
+      );
+    }
+    return { name, url: explicit };
+  }
+  const stomp = (values.stomp as string | undefined) ?? env("STOMP_URL") ?? DEFAULT_STOMP_URL;
+  try {
+    return { name, url: amqpUrlFromStomp(stomp) };
+  } catch (e) {
+    throw new UsageError(`--stomp: ${(e as Error).message}`);
+  }
 }
 
 /** The PEM texts for TLS, from `--cert`/`--key` or the file's `endpoint.tls`. */

@@ -12,6 +12,7 @@
  */
 
 import type { QueueBridge } from "../bridge/queue_bridge.ts";
+import type { Cluster } from "../cluster/cluster.ts";
 import { MessageType } from "../protocol/constants.ts";
 import type { Router } from "../router.ts";
 import { DURATION_BOUNDS, Histogram } from "../stats/histogram.ts";
@@ -25,6 +26,8 @@ export interface ServerView {
   readonly endpoint: { readonly counters: EndpointCounters };
   /** The queue bridge, when the app runs one. */
   readonly bridge: QueueBridge | null;
+  /** The node's cluster membership, when it runs in one. */
+  readonly cluster: Cluster | null;
   /** Whether the server listens (false before, and once it stopped). */
   readonly listening: boolean;
 }
@@ -59,9 +62,17 @@ export function healthz(view: ServerView): Response {
     uptime_s: Math.round((Date.now() - view.router.startedAt) / 1000),
     sessions: sessionsByProtocol(view.router),
     bridge: bridgeState(view.bridge),
+    cluster: clusterState(view.cluster),
     draining,
   };
   return json(body, draining ? 503 : 200);
+}
+
+/** The cluster's state for `/healthz`: off, or this node, whether it is connected, and the others. */
+function clusterState(cluster: Cluster | null): Record<string, unknown> {
+  if (cluster === null) return { state: "off" };
+  const s = cluster.status();
+  return { state: s.connected ? "connected" : "waiting", name: s.name, node: s.node, nodes: s.nodes };
 }
 
 /** `GET /readyz`: 503 until the server listens and, with a bridge, it has subscribed once; 200 after. */

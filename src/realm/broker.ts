@@ -63,10 +63,25 @@ export interface PublishRequest {
 
 const NO_DETAILS: Dict = Object.freeze({}) as Dict;
 
+/**
+ * Takes this node's publishes to the other nodes of a cluster (set by the cluster
+ * layer; the broker knows nothing more of it).
+ */
+export interface PublishRelay {
+  /**
+   * A publish was routed here. Called once per publish, after local delivery; the
+   * request and its payload must not be changed.
+   * @param identity the publisher's disclosed identity, or null
+   */
+  published(req: PublishRequest, publication: number, identity: Dict | null): void;
+}
+
 /** Publish & subscribe for one realm. */
 export class Broker {
   /** Told of subscription lifecycle changes; set by the realm. */
   listener: MembershipListener<Subscription> | null = null;
+  /** Takes publishes to the other nodes of a cluster; none outside a cluster. */
+  relay: PublishRelay | null = null;
   /** Publishes routed, and the events they delivered (counted per publish, not per event). */
   readonly counters: { publishes: number; events: number } = { publishes: 0, events: 0 };
   #index = new PatternIndex<Subscription>();
@@ -129,18 +144,17 @@ export class Broker {
   /**
    * Publishes to every subscriber of every subscription matching `req.topic` that
    * the options allow, and returns the publication id. The publisher is left out
-   * unless `exclude_me` is false.
+   * unless `exclude_me` is false. With a {@link relay}, the publish also goes to
+   * the other nodes of the cluster, unless `relay` is false.
    * @param disclose whether EVENT details name the publisher (`publisher`, `publisher_authid`,
    *   `publisher_authrole`): the client's `disclose_me`, or its role's forced disclosure
+   * @param relay false for a publish meant for this node's sessions only
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/whitelists.
    */
-  publish(publisher: Participant | null, req: PublishRequest, disclose = false): number {
+  publish(publisher: Participant | null, req: PublishRequest, disclose = false, relay = true): number {
     const options = req.options;
     const filter = PublishFilter.fromOptions(options);
     const publication = publicationId();
-    this.counters.publishes++;
-    const exact = this.#index.get(req.topic, "exact");
-    const skip = options.exclude_me === false ? null : publisher;
     const identity = disclose && publisher !== null
       ? {
         publisher: publisher.id,
@@ -148,15 +162,39 @@ export class Broker {
         publisher_authrole: publisher.authrole,
       }
       : null;
+    this.#route(req, publication, identity, options.exclude_me === false ? null : publisher, filter);
+    if (relay && this.relay !== null) this.relay.published(req, publication, identity);
+    return publication;
+  }
+
+  /**
+   * Delivers a publish made on another node of the cluster to this node's
+   * subscribers, under its own publication id. It is not relayed again.
+   * @param identity the publisher's disclosed identity, or null
+   * @throws {WampError} `wamp.error.invalid_argument` for malformed black/whitelists.
+   */
+  deliverRelayed(req: PublishRequest, publication: number, identity: Dict | null): void {
+    this.#route(req, publication, identity, null, PublishFilter.fromOptions(req.options));
+  }
+
+  #route(
+    req: PublishRequest,
+    publication: number,
+    identity: Dict | null,
+    skip: Participant | null,
+    filter: PublishFilter | null,
+  ): void {
+    this.counters.publishes++;
+    const exact = this.#index.get(req.topic, "exact");
     if (this.store !== null) this.#keep(this.store, req, publication, identity ?? NO_DETAILS, filter);
     if (exact !== undefined) {
       this.#deliver(exact, publication, identity ?? NO_DETAILS, req, skip, filter);
     }
-    if (this.#index.patternCount === 0) return publication;
+    if (this.#index.patternCount === 0) return;
     // One list reused across publishes, unless a local subscriber publishes while we deliver.
     const matches = this.#publishing ? [] : this.#matches;
     this.#index.collectPatterns(req.topic, matches);
-    if (matches.length === 0) return publication;
+    if (matches.length === 0) return;
     const outer = !this.#publishing;
     this.#publishing = true;
     try {
@@ -170,7 +208,6 @@ export class Broker {
         matches.length = 0;
       }
     }
-    return publication;
   }
 
   /**
@@ -204,9 +241,13 @@ export class Broker {
     return this.#index.get(topic, match)?.subscribers.has(s) ?? false;
   }
 
-  /** Whether a publish on `topic` could reach anyone: it has subscribers, or patterns exist. */
+  /**
+   * Whether a publish on `topic` could reach anyone: it has subscribers, patterns
+   * exist, or other nodes of a cluster may have subscribers.
+   */
   mayDeliver(topic: string): boolean {
-    return this.#index.patternCount > 0 || this.#index.get(topic, "exact") !== undefined;
+    return this.relay !== null || this.#index.patternCount > 0 ||
+      this.#index.get(topic, "exact") !== undefined;
   }
 
   /** How many subscriptions `s` holds. */

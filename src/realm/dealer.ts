@@ -267,13 +267,56 @@ export class Dealer {
       throw new WampError(ErrorUri.NO_SUCH_PROCEDURE, [`no procedure registered for ${req.procedure}`]);
     }
     const callee = reg.pick();
-    const receiveProgress = req.options.receive_progress === true;
+    const details: Dict = {};
+    if (disclose || callee.seesCallers === true) {
+      details.caller = caller.id;
+      details.caller_authid = caller.authid;
+      details.caller_authrole = caller.authrole;
+    }
+    if (req.options.receive_progress === true) details.receive_progress = true;
+    if (reg.match !== "exact") details.procedure = req.procedure;
+    this.#invoke(caller, req.request, callee, reg, details, req.args, req.kwargs, timeout);
+  }
+
+  /**
+   * Invokes `callee` on `reg` for a call routed elsewhere: another node of a
+   * cluster chose the callee and built the INVOCATION details. The answer reaches
+   * `caller` as for {@link call}; there is no timeout here (the caller's node keeps it).
+   * @param details the INVOCATION details (`receive_progress` asks for progressive results)
+   */
+  invoke(
+    caller: Participant,
+    request: RequestId,
+    callee: Participant,
+    reg: Registration,
+    details: Dict,
+    args?: unknown[],
+    kwargs?: Dict,
+  ): void {
+    this.#invoke(caller, request, callee, reg, details, args, kwargs, 0);
+  }
+
+  /** The callee serving invocation `invocation`, while it is in flight. */
+  calleeOf(invocation: number): Participant | undefined {
+    return this.#pending.get(invocation)?.callee;
+  }
+
+  #invoke(
+    caller: Participant,
+    request: RequestId,
+    callee: Participant,
+    reg: Registration,
+    details: Dict,
+    args: unknown[] | undefined,
+    kwargs: Dict | undefined,
+    timeout: number,
+  ): void {
     const pending: PendingCall = {
       invocation: this.#invocationIds.next(),
       caller,
-      request: req.request,
+      request,
       callee,
-      receiveProgress,
+      receiveProgress: details.receive_progress === true,
       killRequested: false,
       timer: undefined,
       // Reading the clock twice costs a fifth of a routed call: time one call in 8.
@@ -282,21 +325,13 @@ export class Dealer {
     this.#track(pending);
     // A timer cannot wait longer than 2^31 - 1 ms; longer timeouts wait that long.
     if (timeout > 0) pending.timer = setTimeout(() => this.#expire(pending), Math.min(timeout, MAX_TIMER_MS));
-    const details: Dict = {};
-    if (disclose || callee.seesCallers === true) {
-      details.caller = caller.id;
-      details.caller_authid = caller.authid;
-      details.caller_authrole = caller.authrole;
-    }
-    if (receiveProgress) details.receive_progress = true;
-    if (reg.match !== "exact") details.procedure = req.procedure;
     callee.send({
       type: T.INVOCATION,
       request: pending.invocation,
       registration: reg.id,
       details,
-      args: req.args,
-      kwargs: req.kwargs,
+      args,
+      kwargs,
     });
   }
 

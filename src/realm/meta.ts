@@ -148,13 +148,19 @@ export class MetaApi implements Participant {
     for (const uri of META_PROCEDURES) this.#procedures.set(realm.dealer.register(this, uri).id, table[uri]);
   }
 
-  /** Publishes `wamp.session.on_join` for a session that joined. */
+  /**
+   * Publishes `wamp.session.on_join` for a session that joined (to this node's
+   * subscribers only when the session lives on another cluster node).
+   */
   joined(s: Participant): void {
     if (!this.#watched(MetaTopic.SESSION_ON_JOIN)) return;
     this.#publish(MetaTopic.SESSION_ON_JOIN, [sessionDetails(s)], s);
   }
 
-  /** Publishes `wamp.session.on_leave` for a session that left. */
+  /**
+   * Publishes `wamp.session.on_leave` for a session that left (to this node's
+   * subscribers only when the session lived on another cluster node).
+   */
   left(s: Participant): void {
     if (!this.#watched(MetaTopic.SESSION_ON_LEAVE)) return;
     this.#publish(MetaTopic.SESSION_ON_LEAVE, [s.id, s.authid, s.authrole], s);
@@ -353,18 +359,20 @@ export class MetaApi implements Participant {
     return this.realm.broker.mayDeliver(topic);
   }
 
+  // A session of another cluster node has its membership events published by its own node.
   #emitCreated(topic: string, s: Participant, uri: string, details: Dict): void {
-    if (isReservedUri(uri) || !this.#watched(topic)) return;
+    if (s.node !== undefined || isReservedUri(uri) || !this.#watched(topic)) return;
     this.#publish(topic, [s.id, details], s);
   }
 
   #emitMember(topic: string, s: Participant, uri: string, id: number): void {
-    if (isReservedUri(uri) || !this.#watched(topic)) return;
+    if (s.node !== undefined || isReservedUri(uri) || !this.#watched(topic)) return;
     this.#publish(topic, [s.id, id], s);
   }
 
   #publish(topic: string, args: unknown[], about: Participant): void {
-    this.realm.broker.publish(this, { topic, args, options: { exclude: [about.id] } });
+    const relay = about.node === undefined;
+    this.realm.broker.publish(this, { topic, args, options: { exclude: [about.id] } }, false, relay);
   }
 }
 

@@ -39,6 +39,12 @@ export interface Participant {
   kill(reason: string, message?: string): void;
   /** Set on the router's own meta API: INVOCATION details always name the caller. */
   readonly seesCallers?: boolean;
+  /**
+   * Set on a session that lives on another node of a cluster: the node's id. The
+   * realm lists such sessions and the dealer calls them, but their own node
+   * announces their meta events.
+   */
+  readonly node?: string;
 }
 
 /**
@@ -55,4 +61,30 @@ export interface MembershipListener<T> {
   removed(session: Participant, item: T): void;
   /** `item` lost its last member, `session`, and is gone. */
   deleted(session: Participant, item: T): void;
+}
+
+/** A listener that tells both `a` and `b` (either may be null). */
+export function bothListeners<T>(
+  a: MembershipListener<T> | null,
+  b: MembershipListener<T>,
+): MembershipListener<T> {
+  if (a === null) return b;
+  return {
+    created: (s, item) => {
+      a.created(s, item);
+      b.created(s, item);
+    },
+    added: (s, item) => {
+      a.added(s, item);
+      b.added(s, item);
+    },
+    removed: (s, item) => {
+      a.removed(s, item);
+      b.removed(s, item);
+    },
+    deleted: (s, item) => {
+      a.deleted(s, item);
+      b.deleted(s, item);
+    },
+  };
 }

@@ -17,6 +17,14 @@ import { Testaments } from "./testament.ts";
 
 const NO_HISTORY: StoreConfig = { type: "memory", eventHistory: [], maxTotalBytes: 0 };
 
+/** Told of the sessions that join and leave a realm, after the realm has acted. */
+export interface SessionListener {
+  /** `s` joined. */
+  joined(s: Participant): void;
+  /** `s` left; its subscriptions, registrations and calls are gone. */
+  left(s: Participant): void;
+}
+
 /** One realm of the router. */
 export class Realm implements MetaScope {
   /** Publish & subscribe. */
@@ -29,6 +37,8 @@ export class Realm implements MetaScope {
   readonly testaments: Testaments = new Testaments();
   /** The meta API: meta procedures and meta events. */
   readonly meta: MetaApi;
+  /** Told when sessions join and leave (the cluster layer); none by default. */
+  sessionListener: SessionListener | null = null;
   #sessions = new Map<number, Participant>();
 
   /**
@@ -52,29 +62,40 @@ export class Realm implements MetaScope {
     this.dealer.listener = this.meta.registrationEvents;
   }
 
-  /** Adds a session that completed its handshake (`wamp.session.on_join`). */
-  join(s: Participant): void {
+  /**
+   * Adds a session that completed its handshake and announces it
+   * (`wamp.session.on_join`), unless `announce` is false: a session of another
+   * cluster node whose own node announced it.
+   */
+  join(s: Participant, announce = true): void {
     this.#sessions.set(s.id, s);
-    this.meta.joined(s);
+    if (announce) this.meta.joined(s);
+    this.sessionListener?.joined(s);
   }
 
   /**
    * Removes a session and everything it held (subscriptions, registrations,
-   * calls), then publishes its testaments and `wamp.session.on_leave`.
+   * calls), then publishes its testaments and `wamp.session.on_leave`, unless
+   * `announce` is false (its own cluster node published them). For a session of
+   * another node, these go to this node's subscribers only.
    */
-  leave(s: Participant): void {
+  leave(s: Participant, announce = true): void {
     if (this.#sessions.get(s.id) !== s) return;
     this.#sessions.delete(s.id);
     this.broker.removeSession(s);
     this.dealer.removeSession(s);
-    for (const t of this.testaments.take(s)) {
-      try {
-        this.broker.publish(s, t, t.options.disclose_me === true);
-      } catch {
-        // A malformed black/whitelist in the testament's options: nothing to publish.
+    const testaments = this.testaments.take(s);
+    if (announce) {
+      for (const t of testaments) {
+        try {
+          this.broker.publish(s, t, t.options.disclose_me === true, s.node === undefined);
+        } catch {
+          // A malformed black/whitelist in the testament's options: nothing to publish.
+        }
       }
+      this.meta.left(s);
     }
-    this.meta.left(s);
+    this.sessionListener?.left(s);
   }
 
   /** The session with this id, if it is in the realm. */

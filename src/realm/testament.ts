@@ -32,14 +32,30 @@ export interface Testament {
 /** How many testaments a session may leave, in both buckets together. */
 export const MAX_TESTAMENTS = 64;
 
-interface Buckets {
+/** A session's testaments, by when they are published. */
+export interface Buckets {
+  /** Published first, when the session detaches. */
   detached: Testament[];
+  /** Published when the session is destroyed. */
   destroyed: Testament[];
 }
 
 /** The testaments of a realm's sessions. */
 export class Testaments {
+  /** Told after a session's testaments changed (the cluster layer copies them to the other nodes). */
+  onChange: ((s: Participant) => void) | null = null;
   #of = new Map<Participant, Buckets>();
+
+  /** `s`'s testaments (the stored lists: do not change them). */
+  of(s: Participant): Buckets {
+    return this.#of.get(s) ?? { detached: [], destroyed: [] };
+  }
+
+  /** Replaces everything `s` left (a copy from the session's own cluster node). */
+  set(s: Participant, buckets: Buckets): void {
+    if (buckets.detached.length === 0 && buckets.destroyed.length === 0) this.#of.delete(s);
+    else this.#of.set(s, { detached: [...buckets.detached], destroyed: [...buckets.destroyed] });
+  }
 
   /** How many testaments `s` has left, in both buckets. */
   countOf(s: Participant): number {
@@ -52,6 +68,7 @@ export class Testaments {
     let b = this.#of.get(s);
     if (b === undefined) this.#of.set(s, b = { detached: [], destroyed: [] });
     b[scope].push(testament);
+    this.onChange?.(s);
   }
 
   /** Empties `s`'s bucket for `scope`; returns how many testaments it held. */
@@ -61,6 +78,7 @@ export class Testaments {
     const n = b[scope].length;
     b[scope] = [];
     if (b.detached.length === 0 && b.destroyed.length === 0) this.#of.delete(s);
+    if (n > 0) this.onChange?.(s);
     return n;
   }
 

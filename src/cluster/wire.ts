@@ -1,0 +1,173 @@
+/**
+ * The messages nodes of a cluster exchange through the backbone, and their
+ * MessagePack form. Every message names its sender node (`n`); those about a realm
+ * name it (`r`). Short keys: an event crosses the broker once per interested node.
+ *
+ * Broadcast to every node (the control exchange): `hello` (a node starts or comes
+ * back, with everything it holds; the others answer `state` to it alone), `hb`
+ * (heartbeat), `bye` (a node stops), `join` / `leave` (a session), `reg` / `unreg`
+ * (a callee joins or leaves a registration) and `tst` (a session's testaments).
+ *
+ * Through a realm's exchange: `ev`, a publish.
+ *
+ * To one node (its queue): `state`, and the four legs of a call, `inv`
+ * (caller's node → callee's node), `int` (interrupt), `res` and `err` (the
+ * answer), and `kill` (the meta API's kill of a session on that node).
+ *
+ * Nodes of a cluster trust each other (they share the broker's credentials), but a
+ * message that does not have the shape below is dropped and counted, never acted on.
+ *
+ * @module
+ */
+
+import { msgpackFormat } from "../codec/v2_msgpack.ts";
+import type { Dict } from "../protocol/messages.ts";
+import { isMatchPolicy, type MatchPolicy } from "../protocol/pattern.ts";
+import { INVOCATION_POLICIES, type InvocationPolicy } from "../realm/dealer.ts";
+import type { Testament } from "../realm/testament.ts";
+
+/** A session as other nodes know it. */
+export interface SessionInfo {
+  /** Session id (unique in the cluster: random in 1..2^53). */
+  id: number;
+  authid: string;
+  authrole: string;
+  authmethod: string;
+  authprovider: string;
+  protocol: string;
+  /** Whether it accepts INTERRUPT as a callee. */
+  interrupt: boolean;
+}
+
+/** One callee's place in a registration. */
+export interface RegInfo {
+  /** The callee's session id. */
+  i: number;
+  /** Procedure URI or pattern. */
+  p: string;
+  m: MatchPolicy;
+  v: InvocationPolicy;
+}
+
+/** What a node holds in one realm. */
+export interface RealmState {
+  sessions: SessionInfo[];
+  regs: RegInfo[];
+  /** Testaments by session id: `[id, detached, destroyed]`. */
+  testaments: [number, Testament[], Testament[]][];
+}
+
+/** Every backbone message. */
+export type ClusterMessage =
+  | { k: "hello"; n: string; s: Record<string, RealmState> }
+  | { k: "state"; n: string; s: Record<string, RealmState> }
+  | { k: "hb"; n: string }
+  | { k: "bye"; n: string }
+  | { k: "join"; n: string; r: string; s: SessionInfo }
+  | { k: "leave"; n: string; r: string; i: number }
+  | ({ k: "reg"; n: string; r: string } & RegInfo)
+  | ({ k: "unreg"; n: string; r: string } & RegInfo)
+  | { k: "tst"; n: string; r: string; i: number; d: Testament[]; x: Testament[] }
+  | { k: "ev"; n: string; r: string; p: number; t: string; a?: unknown[]; w?: Dict; o: Dict; d?: Dict }
+  | {
+    k: "inv";
+    n: string;
+    r: string;
+    c: number;
+    q: number;
+    p: string;
+    m: MatchPolicy;
+    d: Dict;
+    a?: unknown[];
+    w?: Dict;
+  }
+  | { k: "int"; n: string; r: string; q: number; mode: string }
+  | { k: "res"; n: string; r: string; q: number; d: Dict; a?: unknown[]; w?: Dict }
+  | { k: "err"; n: string; r: string; q: number; e: string; a?: unknown[]; w?: Dict }
+  | { k: "kill"; n: string; r: string; i: number; reason: string; message?: string };
+
+/** The MessagePack bytes of a message. */
+export function encodeMessage(m: ClusterMessage): Uint8Array {
+  return msgpackFormat.encode(m);
+}
+
+/** The message in `bytes`, or null when it is not one (the caller counts and drops it). */
+export function decodeMessage(bytes: Uint8Array): ClusterMessage | null {
+  let m: unknown;
+  try {
+    m = msgpackFormat.decode(bytes);
+  } catch {
+    return null;
+  }
+  return isMessage(m) ? m : null;
+}
+
+const isDict = (v: unknown): v is Dict => typeof v === "object" && v !== null && !Array.isArray(v);
+const isText = (v: unknown): v is string => typeof v === "string";
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
+const isPayload = (m: Dict): boolean => (m.a == null || Array.isArray(m.a)) && (m.w == null || isDict(m.w));
+
+function isSession(v: unknown): v is SessionInfo {
+  return isDict(v) && isNum(v.id) && isText(v.authid) && isText(v.authrole) && isText(v.authmethod) &&
+    isText(v.authprovider) && isText(v.protocol) && typeof v.interrupt === "boolean";
+}
+
+function isReg(v: Dict): boolean {
+  return isNum(v.i) && isText(v.p) && isMatchPolicy(v.m) &&
+    INVOCATION_POLICIES.includes(v.v as InvocationPolicy);
+}
+
+function isTestaments(v: unknown): v is Testament[] {
+  return Array.isArray(v) && v.every((t) =>
+    isDict(t) && isText(t.topic) && isDict(t.options) && isPayload({
+      a: t.args,
+      w: t.kwargs,
+    })
+  );
+}
+
+function isRealmState(v: unknown): v is RealmState {
+  return isDict(v) && Array.isArray(v.sessions) && v.sessions.every(isSession) && Array.isArray(v.regs) &&
+    v.regs.every((r) => isDict(r) && isReg(r)) && Array.isArray(v.testaments) &&
+    v.testaments.every((t) =>
+      Array.isArray(t) && t.length === 3 && isNum(t[0]) && isTestaments(t[1]) && isTestaments(t[2])
+    );
+}
+
+function isMessage(m: unknown): m is ClusterMessage {
+  if (!isDict(m) || !isText(m.n) || !isText(m.k)) return false;
+  const realm = isText(m.r);
+  switch (m.k) {
+    case "hb":
+    case "bye":
+      return true;
+    case "hello":
+    case "state":
+      return isDict(m.s) && Object.values(m.s).every(isRealmState);
+    case "join":
+      return realm && isSession(m.s);
+    case "leave":
+      return realm && isNum(m.i);
+    case "reg":
+    case "unreg":
+      return realm && isReg(m);
+    case "tst":
+      return realm && isNum(m.i) && isTestaments(m.d) && isTestaments(m.x);
+    case "ev":
+      return realm && isNum(m.p) && isText(m.t) && isDict(m.o) && (m.d == null || isDict(m.d)) &&
+        isPayload(m);
+    case "inv":
+      return realm && isNum(m.c) && isNum(m.q) && isText(m.p) && isMatchPolicy(m.m) && isDict(m.d) &&
+        isPayload(m);
+    case "int":
+      return realm && isNum(m.q) && isText(m.mode);
+    case "res":
+      return realm && isNum(m.q) && isDict(m.d) && isPayload(m);
+    case "err":
+      return realm && isNum(m.q) && isText(m.e) && isPayload(m);
+    case "kill":
+      return realm && isNum(m.i) && isText(m.reason) && (m.message == null || isText(m.message));
+    default:
+      return false;
+  }
+}
