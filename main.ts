@@ -43,9 +43,11 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel, SILENT } from "./
 import type { QueueBridge } from "./src/bridge/queue_bridge.ts";
 import { Router } from "./src/router.ts";
 import { Cluster, type ClusterOptions } from "./src/cluster/cluster.ts";
-import { amqpUrlFromStomp } from "./src/cluster/amqp.ts";
+import { amqpUrlFromStomp, DEFAULT_STOMP_URL } from "./src/bridge/stomp_url.ts";
 import { isClusterName } from "./src/cluster/keys.ts";
-import { DEFAULT_STOMP_URL } from "./src/bridge/stomp_url.ts";
+import { MemoryStore } from "./src/store/memory.ts";
+import { historyStream, StreamStore } from "./src/store/stream.ts";
+
 import type { SessionLimits } from "./src/router.ts";
 import { WampV1Session } from "./src/session/v1.ts";
 import { WampV2Session } from "./src/session/v2.ts";
@@ -131,6 +133,11 @@ export interface ServerOptions {
    * (see `src/cluster/cluster.ts`). Default: a router of its own.
    */
   cluster?: Omit<ClusterOptions, "log">;
+  /**
+   * RabbitMQ's AMQP address for realms whose store is `rabbitmq`. Default: the
+   * cluster's, else the one derived from the default STOMP address.
+   */
+  amqpUrl?: string;
   /** Folder with the pages. Default: `public/` beside this file. */
   publicDir?: string | URL;
   /** The HTTP publish and call API (`POST /publish`, `POST /call`); off without keys. Default off. */
@@ -164,6 +171,7 @@ const HTTP_SHUTDOWN_MS = 3_000;
 export async function startServer(app: App, options: ServerOptions = {}): Promise<RunningServer> {
   const origins = new OriginPolicy(options.origins ?? []);
   const log = options.log ?? SILENT;
+  const streams: StreamStore[] = [];
   const router = new Router({
     log,
     realms: options.realms,
@@ -177,7 +185,20 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
       eventHistory: app.history ?? [],
       maxTotalBytes: DEFAULT_MAX_TOTAL_BYTES,
     },
+    openStore: (realm, config) => {
+      if (config.type === "memory") return new MemoryStore(config);
+      const url = options.amqpUrl ?? options.cluster?.url ?? amqpUrlFromStomp(DEFAULT_STOMP_URL);
+      const store = new StreamStore(config, {
+        url,
+        stream: historyStream(options.cluster?.name, realm),
+        log,
+      });
+      streams.push(store);
+      return store;
+    },
   });
+  // Shared history is read before anyone may ask for it.
+  await Promise.all(streams.map((s) => s.start()));
   const api = httpApi(router, options.httpApi);
   const pages = await pagesApp({
     publicDir: options.publicDir ?? new URL("./public/", import.meta.url),
@@ -266,6 +287,7 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
         await router.shutdown();
         // After the sessions: their leaves reach the other nodes before this node's goodbye.
         await cluster?.stop();
+        await Promise.all(streams.map((s) => s.stop()));
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
           server.shutdown(),
@@ -336,9 +358,9 @@ export function usage(name: string, extension?: CliExtension): string {
     "  --cluster NAME  join cluster NAME (env CLUSTER): nodes with one name on one broker share sessions,",
     "                  topics, procedures and presence; letters, digits, _ and -",
     "  --stomp URL     the broker, as the queue bridge names it (env STOMP_URL; default",
-    "                  stomp://guest:guest@127.0.0.1:61613); the cluster speaks AMQP to the same host,",
-    "                  user and vhost on port 5672 (5671 for stomp+ssl:// and wss://)",
-    "  --cluster-url URL  the cluster's AMQP address, when it is not derived from --stomp (env CLUSTER_URL)",
+    "                  stomp://guest:guest@127.0.0.1:61613); the cluster and `rabbitmq` history speak AMQP",
+    "                  to the same host, user and vhost on port 5672 (5671 for stomp+ssl:// and wss://)",
+    "  --amqp URL      the AMQP address, when it is not derived from --stomp (env AMQP_URL)",
     ...(extension?.usage?.length ? ["", `The ${name} server:`, ...extension.usage] : []),
     "",
     "  -h, --help      show this help",
@@ -396,7 +418,7 @@ export function parseServerArgs(
         "trust-proxy": { type: "string", multiple: true },
         "reuse-port": { type: "boolean" },
         cluster: { type: "string" },
-        "cluster-url": { type: "string" },
+        amqp: { type: "string" },
         stomp: { type: "string" },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
@@ -481,7 +503,7 @@ export function parseServerArgs(
     port,
     host,
     trustedProxies,
-    cluster: clusterFrom(values, env),
+    ...brokerFrom(values, env),
     reusePort: values["reuse-port"] === true,
     log: createLogger({ format: logFormat, level: logLevel as LogLevel }),
     opsAccess: { allow: metricsAllow, key: config.metrics.key },
@@ -499,30 +521,39 @@ export function parseServerArgs(
   };
 }
 
-/** The cluster to join, from `--cluster` (or `CLUSTER`) and the broker's address; none without a name. */
-function clusterFrom(values: CliValues, env: (name: string) => string | undefined): ServerOptions["cluster"] {
+/**
+ * The cluster to join, from `--cluster` (or `CLUSTER`), and RabbitMQ's AMQP
+ * address, from `--amqp` (or `AMQP_URL`) or derived from the STOMP address.
+ */
+function brokerFrom(
+  values: CliValues,
+  env: (name: string) => string | undefined,
+): Pick<ServerOptions, "cluster" | "amqpUrl"> {
+  const explicit = (values.amqp as string | undefined) ?? env("AMQP_URL");
+  let amqpUrl: string;
+  if (explicit !== undefined) {
+    if (!/^amqps?:\/\/[^/]/.test(explicit)) {
+      throw new UsageError(
+        `--amqp: expected amqp://user:pass@host:5672/vhost, got ${JSON.stringify(explicit)}`,
+      );
+    }
+    amqpUrl = explicit;
+  } else {
+    const stomp = (values.stomp as string | undefined) ?? env("STOMP_URL") ?? DEFAULT_STOMP_URL;
+    try {
+      amqpUrl = amqpUrlFromStomp(stomp);
+    } catch (e) {
+      throw new UsageError(`--stomp: ${(e as Error).message}`);
+    }
+  }
   const name = (values.cluster as string | undefined) ?? env("CLUSTER");
-  if (name === undefined || name === "") return undefined;
+  if (name === undefined || name === "") return { amqpUrl };
   if (!isClusterName(name)) {
     throw new UsageError(
       `--cluster: ${JSON.stringify(name)} is not a cluster name (letters, digits, _ and -)`,
     );
   }
-  const explicit = (values["cluster-url"] as string | undefined) ?? env("CLUSTER_URL");
-  if (explicit !== undefined) {
-    if (!/^amqps?:\/\/[^/]/.test(explicit)) {
-      throw new UsageError(
-        `--cluster-url: expected amqp://user:pass@host:5672/vhost, got ${JSON.stringify(explicit)}`,
-      );
-    }
-    return { name, url: explicit };
-  }
-  const stomp = (values.stomp as string | undefined) ?? env("STOMP_URL") ?? DEFAULT_STOMP_URL;
-  try {
-    return { name, url: amqpUrlFromStomp(stomp) };
-  } catch (e) {
-    throw new UsageError(`--stomp: ${(e as Error).message}`);
-  }
+  return { amqpUrl, cluster: { name, url: amqpUrl } };
 }
 
 /** The PEM texts for TLS, from `--cert`/`--key` or the file's `endpoint.tls`. */

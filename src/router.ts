@@ -14,7 +14,8 @@ import { type Logger, SILENT } from "./log.ts";
 import { randomId } from "./protocol/ids.ts";
 import { Tally } from "./stats/histogram.ts";
 import { Realm } from "./realm/realm.ts";
-import type { StoreConfig } from "./store/store.ts";
+import type { EventStore, StoreConfig } from "./store/store.ts";
+import { MemoryStore } from "./store/memory.ts";
 
 /** Per-session quotas; 0 turns one off. */
 export interface SessionLimits {
@@ -57,6 +58,11 @@ export interface RouterOptions {
   limits?: Partial<SessionLimits>;
   /** The history kept by realms that configure no store of their own. Default: none. */
   store?: StoreConfig;
+  /**
+   * Makes each realm's store from its settings. Default: in memory (a `rabbitmq`
+   * store needs the server to say where the broker is).
+   */
+  openStore?: (realm: string, config: StoreConfig) => EventStore;
   /** Agent string sent in WELCOME (v2) and as the server ident (v1). */
   agent?: string;
   /** Largest incoming frame in bytes; larger ones end the session. Default 1 MiB. */
@@ -144,10 +150,13 @@ export class Router {
   /** Creates the realms (by default just `realm1`) and applies the defaults of `options`. */
   constructor(options: RouterOptions = {}) {
     const realms = options.realms?.length ? options.realms : ["realm1"];
+    const open = options.openStore ?? ((_realm: string, config: StoreConfig) => new MemoryStore(config));
+    const none: StoreConfig = { type: "memory", eventHistory: [], maxTotalBytes: 0 };
     for (const r of realms) {
-      const realm = typeof r === "string"
-        ? new Realm(r, defaultRoles(), this.newSessionId(), options.store)
-        : new Realm(r.name, r.roles, this.newSessionId(), r.store ?? options.store);
+      const name = typeof r === "string" ? r : r.name;
+      const config = (typeof r === "string" ? undefined : r.store) ?? options.store ?? none;
+      const roles = typeof r === "string" ? defaultRoles() : r.roles;
+      const realm = new Realm(name, roles, this.newSessionId(), open(name, config));
       this.#realms.set(realm.name, realm);
     }
     this.defaultRealm = this.#realms.values().next().value!;

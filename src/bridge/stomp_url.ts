@@ -79,3 +79,21 @@ export function parseStompUrl(text: string): StompTarget {
 export function isQueueName(name: string): boolean {
   return /^[\w.:-]{1,200}$/.test(name);
 }
+
+/** The AMQP port of RabbitMQ when a STOMP address names no other (5671 with TLS). */
+export const AMQP_PORT = 5672;
+
+/**
+ * The AMQP address of the broker a STOMP (or Web-STOMP) address points at: same
+ * host, credentials and vhost, on port `port` (5672, or 5671 for `stomp+ssl`/`wss`),
+ * with AMQP heartbeats every 10 s so a dead broker is noticed.
+ * @throws {TypeError} for an unusable STOMP URL
+ */
+export function amqpUrlFromStomp(stompUrl: string, port?: number): string {
+  const t = parseStompUrl(stompUrl);
+  const scheme = t.tls ? "amqps" : "amqp";
+  const host = t.hostname.includes(":") ? `[${t.hostname}]` : t.hostname;
+  const vhost = encodeURIComponent(t.vhost);
+  const credentials = `${encodeURIComponent(t.login)}:${encodeURIComponent(t.passcode)}`;
+  return `${scheme}://${credentials}@${host}:${port ?? (t.tls ? 5671 : AMQP_PORT)}/${vhost}?heartbeat=10`;
+}

@@ -30,7 +30,7 @@ import {
   type AmqpConnection,
   type AmqpDelivery,
   displayAmqpUrl,
-} from "./amqp.ts";
+} from "../net/amqp.ts";
 import { clusterNames, isClusterName } from "./keys.ts";
 import { type Backbone, RealmLink } from "./realm_link.ts";
 import { type ClusterMessage, decodeMessage, encodeMessage, type RealmState } from "./wire.ts";

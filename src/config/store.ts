@@ -16,8 +16,8 @@ import { DEFAULT_MAX_TOTAL_BYTES, type HistoryRule, type StoreConfig } from "../
 import type { ConfigNode } from "./node.ts";
 import { checkPattern } from "./pattern.ts";
 
-/** The store types this router has (a shared one on RabbitMQ streams is planned). */
-const STORE_TYPES = ["memory"] as const;
+/** The store types: this process's memory, or a RabbitMQ stream the nodes of a cluster share. */
+const STORE_TYPES = ["memory", "rabbitmq"] as const;
 
 /** The most events one topic may keep. */
 const MAX_LIMIT = 1_000_000;

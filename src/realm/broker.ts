@@ -162,7 +162,7 @@ export class Broker {
         publisher_authrole: publisher.authrole,
       }
       : null;
-    this.#route(req, publication, identity, options.exclude_me === false ? null : publisher, filter);
+    this.#route(req, publication, identity, options.exclude_me === false ? null : publisher, filter, true);
     if (relay && this.relay !== null) this.relay.published(req, publication, identity);
     return publication;
   }
@@ -174,7 +174,7 @@ export class Broker {
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/whitelists.
    */
   deliverRelayed(req: PublishRequest, publication: number, identity: Dict | null): void {
-    this.#route(req, publication, identity, null, PublishFilter.fromOptions(req.options));
+    this.#route(req, publication, identity, null, PublishFilter.fromOptions(req.options), false);
   }
 
   #route(
@@ -183,10 +183,11 @@ export class Broker {
     identity: Dict | null,
     skip: Participant | null,
     filter: PublishFilter | null,
+    local: boolean,
   ): void {
     this.counters.publishes++;
     const exact = this.#index.get(req.topic, "exact");
-    if (this.store !== null) this.#keep(this.store, req, publication, identity ?? NO_DETAILS, filter);
+    if (this.store !== null) this.#keep(this.store, req, publication, identity ?? NO_DETAILS, filter, local);
     if (exact !== undefined) {
       this.#deliver(exact, publication, identity ?? NO_DETAILS, req, skip, filter);
     }
@@ -287,16 +288,22 @@ export class Broker {
     return this.#bySession.size;
   }
 
-  /** Keeps the publication in the store: as history where the topic keeps it, as retained when asked. */
+  /**
+   * Keeps the publication in the store: as history where the topic keeps it, as
+   * retained when asked. A shared store's history is appended by the node the
+   * publish was made on (`local`) only.
+   */
   #keep(
     store: EventStore,
     req: PublishRequest,
     publication: number,
     details: Dict,
     filter: PublishFilter | null,
+    local: boolean,
   ): void {
     const retain = req.options.retain === true;
-    if (!retain && (filter !== null || !store.keeps(req.topic))) return;
+    const history = filter === null && (local || store.shared !== true) && store.keeps(req.topic);
+    if (!retain && !history) return;
     const event = {
       topic: req.topic,
       publication,
@@ -305,7 +312,7 @@ export class Broker {
       args: req.args,
       kwargs: req.kwargs,
     };
-    if (filter === null && store.keeps(req.topic)) store.append(event);
+    if (history) store.append(event);
     if (retain) store.retain({ ...event, options: filter === null ? {} : listsOf(req.options) });
   }
 

@@ -8,7 +8,7 @@
 
 import { Authorizer, type RoleDefinition } from "../auth/authorizer.ts";
 import { MemoryStore } from "../store/memory.ts";
-import type { StoreConfig } from "../store/store.ts";
+import type { EventStore, StoreConfig } from "../store/store.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
 import { MetaApi, type MetaScope } from "./meta.ts";
@@ -46,16 +46,16 @@ export class Realm implements MetaScope {
    * @param name the realm's name, as HELLO names it
    * @param roles the roles sessions may have here; none means nobody may do anything
    * @param metaSessionId the session id the meta API publishes its events under
-   * @param store which topics keep history, and the bound on all of it; none keeps
-   *   no history (retained events are kept all the same)
+   * @param store where history and retained events are kept; by default in memory,
+   *   with no history (retained events are kept all the same)
    */
   constructor(
     readonly name: string,
     roles: readonly RoleDefinition[] = [],
     metaSessionId = 1,
-    store: StoreConfig = NO_HISTORY,
+    store: EventStore = new MemoryStore(NO_HISTORY),
   ) {
-    this.broker = new Broker(new MemoryStore(store));
+    this.broker = new Broker(store);
     this.authorizer = new Authorizer(roles);
     this.meta = new MetaApi(metaSessionId, this);
     this.broker.listener = this.meta.subscriptionEvents;

@@ -1,7 +1,7 @@
 /**
  * The event store: what the broker keeps of past publications, behind one
- * interface so that where it lives (memory now; RabbitMQ streams for several
- * nodes later) is the store's business alone.
+ * interface so that where it lives (this process's memory, or a RabbitMQ stream
+ * that several nodes share) is the store's business alone.
  *
  * - Event history: topics matching a configured rule keep their last events,
  *   bounded by count, encoded size and age; `wamp.subscription.get_events` reads
@@ -35,8 +35,11 @@ export interface HistoryRule {
 
 /** A realm's store settings (the configuration file's `store`). */
 export interface StoreConfig {
-  /** Only `memory` for now. */
-  type: "memory";
+  /**
+   * `memory`: this process keeps the history. `rabbitmq`: a RabbitMQ stream keeps
+   * it, shared by the nodes of a cluster and kept across restarts.
+   */
+  type: "memory" | "rabbitmq";
   /** Which topics keep history. */
   eventHistory: HistoryRule[];
   /** The most bytes all histories of the realm keep together. */
@@ -118,6 +121,11 @@ export interface StoreCounters {
 
 /** Where the broker keeps history and retained events. */
 export interface EventStore {
+  /**
+   * Set on a store that every node of a cluster shares: only the node a publish
+   * was made on appends it. Retained events stay each node's own.
+   */
+  readonly shared?: boolean;
   /** Whether publications on `topic` are kept (a history rule matches it). */
   keeps(topic: string): boolean;
   /** Keeps a publication on a topic that {@link keeps} history. */

@@ -1,23 +1,22 @@
 /**
- * The part of amqplib (an untyped npm package) the backbone uses, typed, and the
- * AMQP address the backbone derives from the bridge's STOMP address.
+ * The part of amqplib (an untyped npm package) that the cluster backbone and the
+ * stream-backed event store use, typed.
  *
- * The backbone speaks AMQP 0-9-1 rather than STOMP: it must bind one queue to many
- * routing keys and unbind them as subscriptions come and go, which STOMP cannot
- * express (a STOMP subscription to an exchange makes a queue of its own), and it
- * measured faster (see bench/analysis.md).
+ * Both speak AMQP 0-9-1 rather than STOMP: the backbone binds one queue to many
+ * routing keys and unbinds them as subscriptions come and go, which STOMP cannot
+ * express (a STOMP subscription to an exchange makes a queue of its own).
  *
  * @module
  */
 
 import amqplibModule from "amqplib";
 import type { Buffer } from "node:buffer";
-import { parseStompUrl } from "../bridge/stomp_url.ts";
 
 /** A delivered message. */
 export interface AmqpDelivery {
   content: Uint8Array;
   fields: { exchange: string; routingKey: string };
+  properties: { headers?: Record<string, unknown> };
 }
 
 /** An amqplib channel (the subset used here). */
@@ -34,11 +33,18 @@ export interface AmqpChannel {
   ): Promise<{ queue: string }>;
   bindQueue(queue: string, exchange: string, key: string): Promise<unknown>;
   unbindQueue(queue: string, exchange: string, key: string): Promise<unknown>;
+  checkQueue(name: string): Promise<{ queue: string; messageCount: number }>;
   consume(
     queue: string,
     onMessage: (msg: AmqpDelivery | null) => void,
-    options?: { noAck?: boolean; exclusive?: boolean },
+    options?: { noAck?: boolean; exclusive?: boolean; arguments?: Record<string, unknown> },
   ): Promise<{ consumerTag: string }>;
+  /** Limits unacknowledged deliveries (streams require it). */
+  prefetch(count: number): Promise<unknown>;
+  /** Acknowledges `msg`, and with `allUpTo` every earlier one. */
+  ack(msg: AmqpDelivery, allUpTo?: boolean): void;
+  /** `content` must be a Buffer. Returns false when its buffer is full. */
+  sendToQueue(queue: string, content: Buffer): boolean;
   /** `content` must be a Buffer: amqplib refuses a plain Uint8Array. Returns false when its buffer is full. */
   publish(exchange: string, key: string, content: Buffer): boolean;
   close(): Promise<void>;
@@ -63,24 +69,6 @@ const amqplib = amqplibModule as {
  */
 export function amqpConnect(url: string): Promise<AmqpConnection> {
   return amqplib.connect(url, { noDelay: true, timeout: 10_000 });
-}
-
-/** The AMQP port of RabbitMQ when a STOMP address names no other (5671 with TLS). */
-export const AMQP_PORT = 5672;
-
-/**
- * The AMQP address of the broker a STOMP (or Web-STOMP) address points at: same
- * host, credentials and vhost, on port `port` (5672, or 5671 for `stomp+ssl`/`wss`),
- * with AMQP heartbeats every 10 s so a dead broker is noticed.
- * @throws {TypeError} for an unusable STOMP URL
- */
-export function amqpUrlFromStomp(stompUrl: string, port?: number): string {
-  const t = parseStompUrl(stompUrl);
-  const scheme = t.tls ? "amqps" : "amqp";
-  const host = t.hostname.includes(":") ? `[${t.hostname}]` : t.hostname;
-  const vhost = encodeURIComponent(t.vhost);
-  const credentials = `${encodeURIComponent(t.login)}:${encodeURIComponent(t.passcode)}`;
-  return `${scheme}://${credentials}@${host}:${port ?? (t.tls ? 5671 : AMQP_PORT)}/${vhost}?heartbeat=10`;
 }
 
 /** An AMQP address as it may be logged: no password. */
