@@ -142,6 +142,13 @@ export class Router {
   readonly log: Logger;
   /** When the router started (ms since the epoch). */
   readonly startedAt: number = Date.now();
+  /**
+   * What this node publishes for the other nodes of its cluster (set by the
+   * cluster; null outside one). Its promise resolves once everything published so
+   * far has reached the broker, and rejects if some of it may have been lost: the
+   * queue bridge acknowledges a message only then.
+   */
+  outbound: { flushed(): Promise<void> } | null = null;
   #realms = new Map<string, Realm>();
   #live = new Set<number>();
   #closables = new Set<Closable>();

@@ -8,8 +8,10 @@
  *   it has been published into the WAMP broker: on the next turn of the event loop,
  *   after the event frames were handed to the subscribers' sockets, one ACK covers
  *   every message delivered up to the newest one that is settled, and never passes
- *   a reject still waiting for its receipt. If the server dies first, RabbitMQ
- *   delivers them again, flagged `redelivered: true`.
+ *   a reject still waiting for its receipt. In a cluster, the ACK also waits until
+ *   the broker has confirmed the copies for the other nodes (and if they may be
+ *   lost, the bridge reconnects instead, so the messages come again). If the
+ *   server dies first, RabbitMQ delivers them again, flagged `redelivered: true`.
  * - A message that cannot be routed (no `cat`, a `cat` that is not a WAMP topic URI,
  *   a body over the size limit, a JSON content type with a body that is not JSON)
  *   is neither dropped nor requeued in a loop: it is sent to `<queue>.rejected`
@@ -112,6 +114,9 @@ export class QueueBridge {
   /** The broker address parsed from `options.url`. */
   readonly target: StompTarget;
   readonly #local: LocalSession;
+  readonly #router: Router;
+  #flushing = false;
+  #flushAgain = false;
   readonly #opts: Required<Omit<QueueBridgeOptions, "realm">>;
   #client: Client | null = null;
   #subscription: StompSubscription | null = null;
@@ -138,6 +143,7 @@ export class QueueBridge {
    */
   constructor(router: Router, options: QueueBridgeOptions) {
     this.target = parseStompUrl(options.url);
+    this.#router = router;
     this.#opts = {
       url: options.url,
       queue: options.queue,
@@ -187,7 +193,7 @@ export class QueueBridge {
     clearTimeout(this.#retryTimer);
     const client = this.#client;
     if (client !== null && client.connected) {
-      this.#flushAcks();
+      await this.#flushAcks();
       if (this.#rejects.size > 0) {
         const settled = Promise.withResolvers<void>();
         this.#rejectsSettled = settled.resolve;
@@ -197,7 +203,7 @@ export class QueueBridge {
           new Promise((r) => timer = setTimeout(r, this.#opts.stopTimeoutMs)),
         ]);
         clearTimeout(timer);
-        this.#flushAcks();
+        await this.#flushAcks();
       }
     }
     this.#subscription = null;
@@ -333,13 +339,33 @@ export class QueueBridge {
   #settle(delivery: Delivery): void {
     delivery.settled = true;
     // Next turn: the event frames of this batch have been handed to the sockets by then.
-    this.#ackTimer ??= setTimeout(() => this.#flushAcks(), 0);
+    this.#ackTimer ??= setTimeout(() => void this.#flushAcks(), 0);
   }
 
-  /** Acks, with one cumulative ACK, the longest settled run at the head of the deliveries. */
-  #flushAcks(): void {
+  /**
+   * Acks, with one cumulative ACK, the longest settled run at the head of the
+   * deliveries; in a cluster, once the other nodes' copies have reached the broker.
+   * One flush at a time, so cumulative ACKs go out in order.
+   */
+  async #flushAcks(): Promise<void> {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
+    if (this.#flushing) {
+      this.#flushAgain = true;
+      return;
+    }
+    this.#flushing = true;
+    try {
+      do {
+        this.#flushAgain = false;
+        await this.#ackSettled();
+      } while (this.#flushAgain);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #ackSettled(): Promise<void> {
     const client = this.#ackClient;
     if (client === null || client !== this.#client || !client.connected) return;
     const unacked = this.#unacked;
@@ -348,7 +374,7 @@ export class QueueBridge {
     const from = head;
     while (head < unacked.length && unacked[head].settled) last = unacked[head++];
     if (last === null) return;
-    this.stats.acked += head - from;
+    const count = head - from;
     if (head === unacked.length) {
       this.#unacked = [];
       head = 0;
@@ -358,6 +384,21 @@ export class QueueBridge {
       head = 0;
     }
     this.#unackedHead = head;
+    const outbound = this.#router.outbound;
+    if (outbound !== null) {
+      try {
+        await outbound.flushed();
+      } catch {
+        // The copies for the other nodes may be lost: unacked, the messages come again.
+        this.#opts.log(
+          "bridge: the cluster backbone lost messages in flight; reconnecting to get them again",
+        );
+        client.forceDisconnect();
+        return;
+      }
+      if (client !== this.#client || !client.connected) return;
+    }
+    this.stats.acked += count;
     last.message.ack();
   }
 

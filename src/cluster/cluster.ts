@@ -25,7 +25,7 @@ import type { Buffer } from "node:buffer";
 import { type Logger, SILENT } from "../log.ts";
 import type { Router } from "../router.ts";
 import {
-  type AmqpChannel,
+  type AmqpConfirmChannel,
   amqpConnect,
   type AmqpConnection,
   type AmqpDelivery,
@@ -103,7 +103,7 @@ export class Cluster implements Backbone {
   /** Other nodes by id, with when they were last heard from (performance.now()). */
   #peers = new Map<string, number>();
   #conn: AmqpConnection | null = null;
-  #ch: AmqpChannel | null = null;
+  #ch: AmqpConfirmChannel | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #retryMs = RETRY_MIN_MS;
@@ -135,6 +135,7 @@ export class Cluster implements Backbone {
     for (const realm of router.realms()) {
       this.#links.set(realm.name, new RealmLink(realm, this.#names.events(realm.name), this, this.#log));
     }
+    router.outbound = this;
   }
 
   /**
@@ -171,6 +172,17 @@ export class Cluster implements Backbone {
   /** The cluster as this node sees it. */
   status(): ClusterStatus {
     return { name: this.name, node: this.node, connected: this.#ch !== null, nodes: [...this.#peers.keys()] };
+  }
+
+  /**
+   * Resolves once everything published so far has reached the broker; rejects
+   * when the connection went down with some of it unconfirmed. Resolves at once
+   * while disconnected (what was not sent was counted as `unsent`).
+   */
+  flushed(): Promise<void> {
+    const ch = this.#ch;
+    if (ch === null) return Promise.resolve();
+    return ch.waitForConfirms();
   }
 
   /** The link of realm `name`. */
@@ -223,7 +235,8 @@ export class Cluster implements Backbone {
     let conn: AmqpConnection | null = null;
     try {
       conn = await amqpConnect(this.options.url);
-      const ch = await conn.createChannel();
+      // Confirms: the queue bridge acknowledges a message once its copies for the other nodes are confirmed.
+      const ch = await conn.createConfirmChannel();
       const opened = conn;
       conn.on("error", (e) => this.#log.warn("cluster: broker connection error", { error: String(e) }));
       conn.on("close", () => this.#disconnected(opened));

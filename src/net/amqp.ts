@@ -52,9 +52,16 @@ export interface AmqpChannel {
   once(event: string, listener: (...args: unknown[]) => void): void;
 }
 
+/** A channel in confirm mode. */
+export interface AmqpConfirmChannel extends AmqpChannel {
+  /** Resolves once every message published so far is confirmed; rejects if one was refused or lost. */
+  waitForConfirms(): Promise<void>;
+}
+
 /** An amqplib connection (the subset used here). */
 export interface AmqpConnection {
   createChannel(): Promise<AmqpChannel>;
+  createConfirmChannel(): Promise<AmqpConfirmChannel>;
   close(): Promise<void>;
   on(event: string, listener: (...args: unknown[]) => void): void;
 }
