@@ -185,6 +185,13 @@ export class Cluster implements Backbone {
     return ch.waitForConfirms();
   }
 
+  /** Registrations refused because another node held them at the same moment, in every realm. */
+  get conflicts(): number {
+    let n = 0;
+    for (const link of this.#links.values()) n += link.conflicts;
+    return n;
+  }
+
   /** The link of realm `name`. */
   link(name: string): RealmLink | undefined {
     return this.#links.get(name);

@@ -75,12 +75,18 @@ function clusterState(cluster: Cluster | null): Record<string, unknown> {
   return { state: s.connected ? "connected" : "waiting", name: s.name, node: s.node, nodes: s.nodes };
 }
 
-/** `GET /readyz`: 503 until the server listens and, with a bridge, it has subscribed once; 200 after. */
+/**
+ * `GET /readyz`: 503 until the server listens and, with a cluster, its backbone
+ * has connected once and, with a bridge, it has subscribed once; 200 after.
+ */
 export function readyz(view: ServerView): Response {
   const bridgeReady = view.bridge === null || view.bridge.stats.connections > 0;
-  const ready = view.listening && !view.router.closing && bridgeReady;
+  const clusterReady = view.cluster === null || view.cluster.counters.connects > 0;
+  const ready = view.listening && !view.router.closing && bridgeReady && clusterReady;
   const why = !view.listening || view.router.closing
     ? "not serving"
+    : !clusterReady
+    ? "waiting for the cluster backbone"
     : bridgeReady
     ? "ready"
     : "waiting for the queue bridge";
@@ -128,6 +134,29 @@ class Exposition {
 
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+/** The cluster's families: the backbone connection, the other nodes, and the traffic. */
+function clusterMetrics(out: Exposition, cluster: Cluster): void {
+  const status = cluster.status();
+  out.family("tuerca_cluster_connected", "gauge", "1 while the cluster backbone is connected.");
+  out.sample("tuerca_cluster_connected", status.connected ? 1 : 0);
+  out.family("tuerca_cluster_nodes", "gauge", "Other nodes of the cluster heard from.");
+  out.sample("tuerca_cluster_nodes", status.nodes.length);
+  const c = cluster.counters;
+  for (
+    const [name, value, help] of [
+      ["sent", c.sent, "Messages published to the backbone."],
+      ["received", c.received, "Messages received from other nodes."],
+      ["malformed", c.malformed, "Backbone messages dropped as malformed."],
+      ["unsent", c.unsent, "Messages not sent while the backbone was down."],
+      ["nodes_lost", c.nodesLost, "Nodes declared lost for missing heartbeats."],
+      ["connects", c.connects, "Backbone connections made."],
+      ["conflicts", cluster.conflicts, "Registrations another node held at the same moment (single)."],
+    ] as const
+  ) {
+    out.family(`tuerca_cluster_${name}_total`, "counter", help).sample(`tuerca_cluster_${name}_total`, value);
+  }
 }
 
 /** The whole `/metrics` text. */
@@ -230,6 +259,8 @@ export function renderMetrics(view: ServerView): string {
       out.family(`tuerca_bridge_${name}_total`, "counter", help).sample(`tuerca_bridge_${name}_total`, value);
     }
   }
+
+  if (view.cluster !== null) clusterMetrics(out, view.cluster);
 
   out.family("tuerca_history_events_stored_total", "counter", "Events added to a topic's history.");
   for (const r of router.realms()) {
