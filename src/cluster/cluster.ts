@@ -112,6 +112,8 @@ export class Cluster implements Backbone {
   #heartbeatMs: number;
   #deadAfterMs: number;
   #maxQueued: number;
+  /** Marks what this node publishes, so its own copies are dropped before decoding. */
+  #stamp: { appId: string };
 
   /**
    * Links every realm of `router` to the cluster. Call {@link start} next, before
@@ -128,6 +130,7 @@ export class Cluster implements Backbone {
     this.node = options.node ?? `${randomHex(4)}-${Deno.pid}`;
     this.#names = clusterNames(options.name);
     this.#queue = this.#names.queue(this.node);
+    this.#stamp = { appId: this.node };
     this.#log = options.log ?? SILENT;
     this.#heartbeatMs = options.heartbeatMs ?? 1_000;
     this.#deadAfterMs = options.deadAfterMs ?? 3_000;
@@ -207,7 +210,7 @@ export class Cluster implements Backbone {
       return;
     }
     // msgpackr hands out Buffers; amqplib copies the bytes into its frame at once.
-    ch.publish(exchange, key, encodeMessage(message) as Buffer);
+    ch.publish(exchange, key, encodeMessage(message) as Buffer, this.#stamp);
     this.counters.sent++;
   }
 
@@ -350,6 +353,8 @@ export class Cluster implements Backbone {
 
   #receive(delivery: AmqpDelivery | null): void {
     if (delivery === null) return; // the broker canceled the consumer; the connection's close follows
+    // Our own broadcast, or our own publish to a topic we also subscribe to.
+    if (delivery.properties.appId === this.node) return;
     const m = decodeMessage(delivery.content);
     if (m === null) {
       this.counters.malformed++;

@@ -16,7 +16,7 @@ import type { Buffer } from "node:buffer";
 export interface AmqpDelivery {
   content: Uint8Array;
   fields: { exchange: string; routingKey: string };
-  properties: { headers?: Record<string, unknown> };
+  properties: { headers?: Record<string, unknown>; appId?: string };
 }
 
 /** An amqplib channel (the subset used here). */
@@ -46,7 +46,7 @@ export interface AmqpChannel {
   /** `content` must be a Buffer. Returns false when its buffer is full. */
   sendToQueue(queue: string, content: Buffer): boolean;
   /** `content` must be a Buffer: amqplib refuses a plain Uint8Array. Returns false when its buffer is full. */
-  publish(exchange: string, key: string, content: Buffer): boolean;
+  publish(exchange: string, key: string, content: Buffer, options?: { appId?: string }): boolean;
   close(): Promise<void>;
   on(event: string, listener: (...args: unknown[]) => void): void;
   once(event: string, listener: (...args: unknown[]) => void): void;
