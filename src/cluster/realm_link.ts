@@ -215,7 +215,9 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
       });
     } else if (message.type === T.INTERRUPT) {
       const mode = typeof message.options.mode === "string" ? message.options.mode : "killnowait";
-      this.bb.sendTo(callee.node, { k: "int", n: this.bb.node, r, q: message.request, mode });
+      const m: ClusterMessage = { k: "int", n: this.bb.node, r, q: message.request, mode };
+      if (typeof message.options.reason === "string") m.why = message.options.reason;
+      this.bb.sendTo(callee.node, m);
     }
   }
 
@@ -307,7 +309,9 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
       }
       case "int": {
         const caller = this.#peers.get(m.n)?.caller;
-        if (caller != null && CANCEL_MODES.includes(m.mode)) dealer.cancel(caller, m.q, m.mode as CancelMode);
+        if (caller != null && CANCEL_MODES.includes(m.mode)) {
+          dealer.cancel(caller, m.q, m.mode as CancelMode, m.why ?? undefined);
+        }
         return;
       }
       case "res":

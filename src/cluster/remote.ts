@@ -36,7 +36,11 @@ export class RemoteSession implements Participant {
   readonly authmethod: string;
   readonly authprovider: string;
   readonly protocol: string;
-  readonly acceptsInterrupt: boolean;
+  /**
+   * Always: INTERRUPT goes to the callee's node, which passes it on only to a
+   * callee that announced call canceling, and in any case forgets the call.
+   */
+  readonly acceptsInterrupt = true;
 
   /**
    * @param node the node it lives on
@@ -49,7 +53,6 @@ export class RemoteSession implements Participant {
     this.authmethod = info.authmethod;
     this.authprovider = info.authprovider;
     this.protocol = info.protocol;
-    this.acceptsInterrupt = info.interrupt;
   }
 
   /** Never subscribed here: its own node delivers its events. */
@@ -101,7 +104,6 @@ export function sessionInfo(s: Participant): SessionInfo {
     authmethod: s.authmethod,
     authprovider: s.authprovider,
     protocol: s.protocol,
-    interrupt: s.acceptsInterrupt,
   };
 }
 

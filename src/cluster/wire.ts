@@ -35,8 +35,6 @@ export interface SessionInfo {
   authmethod: string;
   authprovider: string;
   protocol: string;
-  /** Whether it accepts INTERRUPT as a callee. */
-  interrupt: boolean;
 }
 
 /** One callee's place in a registration. */
@@ -81,7 +79,7 @@ export type ClusterMessage =
     a?: unknown[];
     w?: Dict;
   }
-  | { k: "int"; n: string; r: string; q: number; mode: string }
+  | { k: "int"; n: string; r: string; q: number; mode: string; why?: string }
   | { k: "res"; n: string; r: string; q: number; d: Dict; a?: unknown[]; w?: Dict }
   | { k: "err"; n: string; r: string; q: number; e: string; a?: unknown[]; w?: Dict }
   | { k: "kill"; n: string; r: string; i: number; reason: string; message?: string };
@@ -109,7 +107,7 @@ const isPayload = (m: Dict): boolean => (m.a == null || Array.isArray(m.a)) && (
 
 function isSession(v: unknown): v is SessionInfo {
   return isDict(v) && isNum(v.id) && isText(v.authid) && isText(v.authrole) && isText(v.authmethod) &&
-    isText(v.authprovider) && isText(v.protocol) && typeof v.interrupt === "boolean";
+    isText(v.authprovider) && isText(v.protocol);
 }
 
 function isReg(v: Dict): boolean {
@@ -160,7 +158,7 @@ function isMessage(m: unknown): m is ClusterMessage {
       return realm && isNum(m.c) && isNum(m.q) && isText(m.p) && isMatchPolicy(m.m) && isDict(m.d) &&
         isPayload(m);
     case "int":
-      return realm && isNum(m.q) && isText(m.mode);
+      return realm && isNum(m.q) && isText(m.mode) && (m.why == null || isText(m.why));
     case "res":
       return realm && isNum(m.q) && isDict(m.d) && isPayload(m);
     case "err":

@@ -380,13 +380,16 @@ export class Dealer {
    * and waits for its answer. A callee that did not announce call canceling is
    * never sent INTERRUPT: `kill` and `killnowait` then behave like `skip`.
    * Unknown requests are ignored (the answer may already be on its way).
+   * @param reason the INTERRUPT's `reason` (a call that timed out, or whose caller
+   *   left, on another node of a cluster)
    */
-  cancel(caller: Participant, request: RequestId, mode: CancelMode): void {
+  cancel(caller: Participant, request: RequestId, mode: CancelMode, reason?: string): void {
     const pending = this.#pendingOfCaller.get(caller)?.get(request);
     if (pending === undefined || pending.killRequested) return;
     const interrupt = mode !== "skip" && pending.callee.acceptsInterrupt;
     if (interrupt) {
-      pending.callee.send({ type: T.INTERRUPT, request: pending.invocation, options: { mode } });
+      const options: Dict = reason === undefined ? { mode } : { mode, reason };
+      pending.callee.send({ type: T.INTERRUPT, request: pending.invocation, options });
     }
     if (mode === "kill" && interrupt) {
       pending.killRequested = true;
