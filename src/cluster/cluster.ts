@@ -79,6 +79,7 @@ export interface ClusterCounters {
   connects: number;
 }
 
+const EXCHANGE = { durable: false, autoDelete: true };
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 
@@ -251,7 +252,8 @@ export class Cluster implements Backbone {
       conn.on("error", (e) => this.#log.warn("cluster: broker connection error", { error: String(e) }));
       conn.on("close", () => this.#disconnected(opened));
       ch.on("error", (e) => this.#log.warn("cluster: backbone channel error", { error: String(e) }));
-      await ch.assertExchange(this.#names.control, "fanout", { durable: false });
+      // Auto-delete: a cluster's exchanges go when its last node does (every node keeps a binding to each).
+      await ch.assertExchange(this.#names.control, "fanout", EXCHANGE);
       await ch.assertQueue(this.#queue, {
         exclusive: true,
         autoDelete: true,
@@ -260,7 +262,7 @@ export class Cluster implements Backbone {
       });
       await ch.bindQueue(this.#queue, this.#names.control, "");
       for (const link of this.#links.values()) {
-        await ch.assertExchange(link.exchange, "topic", { durable: false });
+        await ch.assertExchange(link.exchange, "topic", EXCHANGE);
       }
       // From here, subscriptions made meanwhile bind at once; the loop binds the rest.
       this.#conn = conn;

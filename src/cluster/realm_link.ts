@@ -124,7 +124,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
 
   /** A publish made here goes to the realm's exchange once. */
   published(req: PublishRequest, publication: number, identity: Dict | null): void {
-    const retain = req.options.retain === true;
+    // Built field by field: this runs once per publish.
     const m: ClusterMessage = {
       k: "ev",
       n: this.bb.node,
@@ -132,10 +132,11 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
       p: publication,
       t: req.topic,
       o: req.options,
-      ...payload(req.args, req.kwargs),
     };
+    if (req.args !== undefined) m.a = req.args;
+    if (req.kwargs !== undefined) m.w = req.kwargs;
     if (identity !== null) m.d = identity;
-    this.bb.publish(this.exchange, retain ? RETAINED_KEY : routingKey(req.topic), m);
+    this.bb.publish(this.exchange, req.options.retain === true ? RETAINED_KEY : routingKey(req.topic), m);
   }
 
   /** A client session joined here. */

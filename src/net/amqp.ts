@@ -21,7 +21,11 @@ export interface AmqpDelivery {
 
 /** An amqplib channel (the subset used here). */
 export interface AmqpChannel {
-  assertExchange(name: string, type: "topic" | "fanout", options?: { durable?: boolean }): Promise<unknown>;
+  assertExchange(
+    name: string,
+    type: "topic" | "fanout",
+    options?: { durable?: boolean; autoDelete?: boolean },
+  ): Promise<unknown>;
   assertQueue(
     name: string,
     options?: {
