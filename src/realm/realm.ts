@@ -17,7 +17,10 @@ import { Testaments } from "./testament.ts";
 
 const NO_HISTORY: StoreConfig = { type: "memory", eventHistory: [], maxTotalBytes: 0 };
 
-/** Told of the sessions that join and leave a realm, after the realm has acted. */
+/**
+ * Told of the sessions that join and leave a realm: after the realm has added or
+ * removed the session, before their meta events and testaments are published.
+ */
 export interface SessionListener {
   /** `s` joined. */
   joined(s: Participant): void;
@@ -69,8 +72,9 @@ export class Realm implements MetaScope {
    */
   join(s: Participant, announce = true): void {
     this.#sessions.set(s.id, s);
-    if (announce) this.meta.joined(s);
+    // The other nodes first: their meta API must know the session by the time on_join reaches them.
     this.sessionListener?.joined(s);
+    if (announce) this.meta.joined(s);
   }
 
   /**
@@ -84,6 +88,8 @@ export class Realm implements MetaScope {
     this.#sessions.delete(s.id);
     this.broker.removeSession(s);
     this.dealer.removeSession(s);
+    // The other nodes first, as in join: gone there before its on_leave arrives.
+    this.sessionListener?.left(s);
     const testaments = this.testaments.take(s);
     if (announce) {
       for (const t of testaments) {
@@ -95,7 +101,6 @@ export class Realm implements MetaScope {
       }
       this.meta.left(s);
     }
-    this.sessionListener?.left(s);
   }
 
   /** The session with this id, if it is in the realm. */
