@@ -39,7 +39,7 @@ import {
 } from "./helpers.ts";
 import {
   clusterTest,
-  deleteClusterExchanges,
+  deleteClusterLeftovers,
   disposeAll,
   type NodeProcess,
   startNode,
@@ -931,7 +931,7 @@ clusterTest(
     } finally {
       await clients.closeAll();
       await disposeAll(nodes);
-      await deleteClusterExchanges(cluster).catch(() => {});
+      await deleteClusterLeftovers(cluster).catch(() => {});
     }
   },
 );
