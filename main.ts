@@ -94,7 +94,10 @@ export interface ServerOptions {
    * tabs may do what the demo pages do). Default `["realm1"]`.
    */
   realms?: (string | RealmDefinition)[];
-  /** The history of realms that configure no `store`; default: the app's {@link App.history}. */
+  /**
+   * The history of realms that configure no `store`; default: the app's
+   * {@link App.history}, in memory, or in a RabbitMQ stream in a cluster.
+   */
   store?: StoreConfig;
   /** Authentication methods. Default: anonymous only, as the role `anonymous`. */
   auth?: AuthConfig;
@@ -181,7 +184,8 @@ export async function startServer(app: App, options: ServerOptions = {}): Promis
     maxMessageSize: options.maxMessageSize,
     helloTimeoutMs: options.helloTimeoutMs,
     store: options.store ?? {
-      type: "memory",
+      // In a cluster a node hears only the topics its own subscribers hold: the pages' history must be shared.
+      type: options.cluster === undefined ? "memory" : "rabbitmq",
       eventHistory: app.history ?? [],
       maxTotalBytes: DEFAULT_MAX_TOTAL_BYTES,
     },
