@@ -45,7 +45,7 @@ import {
   WEB_STOMP_URL,
   withConfirmChannel,
 } from "./rabbitmq.ts";
-import { type PrivateRabbit, startPrivateRabbit } from "./rabbitmq_node.ts";
+import { freePort, type PrivateRabbit, startPrivateRabbit } from "./rabbitmq_node.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TOPIC = "push.tutorial.messages";
@@ -1045,14 +1045,6 @@ function stompRelay(port: number, tap?: RelayTap): StompRelay {
       await Promise.all(tasks);
     },
   };
-}
-
-/** A free loopback port (closed again; the caller listens on it). */
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
 }
 
 bridgeTest(

@@ -116,6 +116,17 @@ export async function healthOf(url: string): Promise<NodeHealth> {
 }
 
 /**
+ * `GET /healthz` on a new TCP connection, so that with `--reuse-port` the kernel
+ * picks which process answers (fetch would reuse a kept-alive connection).
+ */
+export async function healthOnNewConnection(port: number): Promise<NodeHealth> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const text = await within(new Response(conn.readable).text(), "a /healthz answer");
+  return JSON.parse(text.slice(text.indexOf("{"))) as NodeHealth;
+}
+
+/**
  * Starts a node and waits (up to `ms`) until it listens and its `/healthz` says
  * the cluster is `connected`.
  * @throws {Error} when it exits, or does not connect in time (the process is killed then; the message holds its output)

@@ -41,11 +41,13 @@ import {
   clusterTest,
   deleteClusterLeftovers,
   disposeAll,
+  healthOnNewConnection,
   type NodeProcess,
   startNode,
   uniqueCluster,
   withCluster,
 } from "./cluster_nodes.ts";
+import { freePort } from "./rabbitmq_node.ts";
 
 // ---------------------------------------------------------------------------
 // Message types, error URIs
@@ -847,23 +849,6 @@ clusterTest(
 // (h) --reuse-port: two processes of one cluster on one port
 
 /** A port nothing listens on now (bound, then released). */
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
-}
-
-/** GET /healthz on a new TCP connection (so the kernel picks the process). */
-async function healthOnNewConnection(
-  port: number,
-): Promise<{ pid: number; cluster: { node: string; nodes: string[] } }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  const text = await within(new Response(conn.readable).text(), "a /healthz answer");
-  return JSON.parse(text.slice(text.indexOf("{")));
-}
-
 clusterTest(
   "cluster RPC: two --reuse-port processes of one cluster on one port: connections land on both, and a subscriber on one receives a publish made on the other",
   async () => {

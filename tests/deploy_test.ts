@@ -12,18 +12,30 @@ import assert from "node:assert/strict";
 import { createLogger } from "../src/log.ts";
 import { pushApp } from "../push.ts";
 import { startTestServer, waitUntil, within } from "./helpers.ts";
+import {
+  clusterTest,
+  deleteClusterLeftovers,
+  healthOnNewConnection,
+  uniqueCluster,
+} from "./cluster_nodes.ts";
+import { freePort } from "./rabbitmq_node.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const UNIT = Deno.readTextFileSync(`${ROOT}/deploy/tuerca@.service`);
+const NODE_UNIT = Deno.readTextFileSync(`${ROOT}/deploy/tuerca-node@.service`);
 const NGINX = Deno.readTextFileSync(`${ROOT}/deploy/nginx.conf`);
 
-/** The unit's ExecStart as arguments, with the installation's paths replaced by this checkout's. */
-function execStart(configDir: string): string[] {
-  const line = UNIT.split("\n").find((l) => l.startsWith("ExecStart="));
+/**
+ * A unit's ExecStart as arguments, with the installation's paths replaced by this
+ * checkout's, the app named, and port 8080 replaced by `port`.
+ */
+function execStart(configDir: string, unit = UNIT, port = 0): string[] {
+  const line = unit.split("\n").find((l) => l.startsWith("ExecStart="));
   assert.ok(line, "the unit has an ExecStart");
   return line.slice("ExecStart=".length).split(/\s+/).slice(1).map((arg) =>
     arg.replaceAll("/opt/tuerca", ROOT).replaceAll("/etc/tuerca", configDir).replace("%i", "push")
-  ).map((arg) => arg === "8080" ? "0" : arg);
+      .replace("${APP}", "push")
+  ).map((arg) => arg === "8080" ? String(port) : arg);
 }
 
 Deno.test("the systemd unit's command line, with its permission flags, serves and drains on SIGTERM", async () => {
@@ -134,3 +146,69 @@ Deno.test("the headers the nginx snippet sets carry a WebSocket upgrade; behind 
     await server.close();
   }
 });
+
+clusterTest(
+  "the cluster node unit's command line: two processes on one port (--reuse-port) act as one cluster and drain on SIGTERM",
+  async () => {
+    const configDir = await Deno.makeTempDir();
+    const cluster = uniqueCluster("unit");
+    const port = freePort();
+    const children: Deno.ChildProcess[] = [];
+    const stderrs: Promise<string>[] = [];
+    try {
+      await Deno.copyFile(`${ROOT}/tuerca.example.json`, `${configDir}/tuerca.json`);
+      const args = execStart(configDir, NODE_UNIT, port);
+      assert.ok(!args.includes("--allow-all") && !args.includes("-A"), "no --allow-all");
+      for (let i = 0; i < 2; i++) {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [...args, "--no-bridge"],
+          cwd: ROOT,
+          // What /etc/tuerca/cluster.env gives the unit.
+          env: { TUERCA_CONFIG: `${configDir}/tuerca.json`, LOG_FORMAT: "json", CLUSTER: cluster },
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        children.push(child);
+        stderrs.push(new Response(child.stderr).text());
+      }
+      // Each process answers on the one port, and hears of the other.
+      const seen = new Map<number, string[]>();
+      await waitUntilAsync(async () => {
+        try {
+          const h = await healthOnNewConnection(port);
+          seen.set(h.pid, h.cluster.nodes);
+        } catch {
+          // not listening yet
+        }
+        return seen.size === 2 && [...seen.values()].every((nodes) => nodes.length === 1);
+      }, `both processes on port ${port} in one cluster: ${JSON.stringify([...seen])}`);
+      assert.deepEqual([...seen.keys()].sort(), children.map((c) => c.pid).sort());
+    } finally {
+      for (const child of children) child.kill("SIGTERM");
+      const statuses = await Promise.all(
+        children.map((c) => within(c.status, "a node to stop on SIGTERM", 15_000)),
+      );
+      const texts = await Promise.all(stderrs);
+      await deleteClusterLeftovers(cluster).catch(() => {});
+      await Deno.remove(configDir, { recursive: true });
+      statuses.forEach((status, i) => assert.equal(status.code, 0, `exit code: ${texts[i]}`));
+      for (const text of texts) {
+        assert.ok(
+          !/NotCapable|PermissionDenied|Requires .* access/.test(text),
+          `no permission errors: ${text}`,
+        );
+        const lines = text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+        assert.ok(lines.some((l) => l.msg === "cluster: connected"), `a 'cluster: connected' line: ${text}`);
+      }
+    }
+  },
+);
+
+/** Polls an async condition every 50 ms until it holds, failing after 20 s. */
+async function waitUntilAsync(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -96,7 +96,8 @@ export function privateRabbitUnavailable(): string | null {
     : null;
 }
 
-function freePort(): number {
+/** A free loopback port (closed again; the caller listens on it). */
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
