@@ -163,7 +163,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
     for (const reg of this.realm.dealer.registrations()) {
       if (isReservedUri(reg.procedure)) continue;
       for (const c of reg.callees) {
-        if (shared(c)) regs.push({ i: c.id, p: reg.procedure, m: reg.match, v: reg.invoke });
+        if (shared(c)) regs.push({ i: c.id, p: reg.procedure, m: reg.match, v: reg.invoke, at: reg.created });
       }
     }
     return { sessions, regs, testaments };
@@ -192,6 +192,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
       p: reg.procedure,
       m: reg.match,
       v: reg.invoke,
+      at: reg.created,
     });
   }
 
@@ -424,21 +425,53 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
     const peer = this.#peer(node);
     const rs = peer.sessions.get(r.i);
     if (rs === undefined) return;
+    const dealer = this.realm.dealer;
     try {
-      this.realm.dealer.register(rs, r.p, { match: r.m, invoke: r.v });
+      dealer.register(rs, r.p, { match: r.m, invoke: r.v });
     } catch {
-      // Two nodes registered the same `single` procedure at the same moment: each keeps its own.
-      this.conflicts++;
-      this.log.warn("cluster: registration conflict; the other node's callee is not reachable from here", {
-        node,
-        procedure: r.p,
-        match: r.m,
-      });
-      return;
+      // Taken here: by the same registration made on two nodes at once (each heard of the
+      // other's too late), or by the server's own procedure. Every node keeps the earlier one.
+      const held = dealer.registration(r.p, r.m);
+      if (held === undefined || !this.#supersedes(r, held)) {
+        this.#conflict(node, r);
+        return;
+      }
+      for (const c of [...held.callees]) {
+        if (c instanceof RemoteSession) dealer.unregister(c, held.id);
+        else dealer.revoke(c, held, "wamp.error.procedure_already_exists");
+      }
+      this.#conflict(node, r);
+      dealer.register(rs, r.p, { match: r.m, invoke: r.v });
     }
     let mine = peer.regs.get(r.i);
     if (mine === undefined) peer.regs.set(r.i, mine = new Map());
     mine.set(regKey(r), r);
+  }
+
+  /**
+   * Whether registration `r` of another node came before `held`, taken here: the
+   * earlier wins, then the lower session id, so every node decides alike. The
+   * server's own procedures are never displaced.
+   */
+  #supersedes(r: RegInfo, held: Registration): boolean {
+    const first = held.callees[0];
+    if (first === undefined || (first.node === undefined && !shared(first))) return false;
+    const at = first instanceof RemoteSession
+      ? this.#peers.get(first.node)?.regs.get(first.id)?.get(regKey(r))?.at ?? held.created
+      : held.created;
+    return r.at < at || (r.at === at && r.i < first.id);
+  }
+
+  #conflict(node: string, r: RegInfo): void {
+    this.conflicts++;
+    this.log.warn(
+      "cluster: the same procedure was registered on two nodes at once; the earlier registration stays",
+      {
+        node,
+        procedure: r.p,
+        match: r.m,
+      },
+    );
   }
 
   #removeReg(node: string, r: RegInfo): void {

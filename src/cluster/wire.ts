@@ -45,6 +45,8 @@ export interface RegInfo {
   p: string;
   m: MatchPolicy;
   v: InvocationPolicy;
+  /** When the registration was made (ms since the epoch): of two that conflict, the earlier wins. */
+  at: number;
 }
 
 /** What a node holds in one realm. */
@@ -112,7 +114,7 @@ function isSession(v: unknown): v is SessionInfo {
 
 function isReg(v: Dict): boolean {
   return isNum(v.i) && isText(v.p) && isMatchPolicy(v.m) &&
-    INVOCATION_POLICIES.includes(v.v as InvocationPolicy);
+    INVOCATION_POLICIES.includes(v.v as InvocationPolicy) && typeof v.at === "number";
 }
 
 function isTestaments(v: unknown): v is Testament[] {

@@ -146,7 +146,7 @@ export function v2RouterArray(m: RouterMessage): unknown[] {
     case T.REGISTERED:
       return [T.REGISTERED, m.request, m.registration];
     case T.UNREGISTERED:
-      return [T.UNREGISTERED, m.request];
+      return m.details === undefined ? [T.UNREGISTERED, m.request] : [T.UNREGISTERED, m.request, m.details];
     case T.INVOCATION:
       return withPayload([T.INVOCATION, m.request, m.registration, m.details], m.args, m.kwargs);
     case T.INTERRUPT:

@@ -268,8 +268,10 @@ export interface Unregister {
 export interface Unregistered {
   /** Message type: UNREGISTERED (67). */
   type: typeof T.UNREGISTERED;
-  /** UNREGISTERED.UNREGISTER.Request: the id of the UNREGISTER answered. */
+  /** UNREGISTERED.UNREGISTER.Request: the id of the UNREGISTER answered; 0 when the router revokes. */
   request: number;
+  /** Set when the router revokes the registration (registration revocation): `registration`, `reason`. */
+  details?: Dict;
 }
 
 /** Router → callee: run the procedure. */

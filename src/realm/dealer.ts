@@ -218,6 +218,20 @@ export class Dealer {
     this.#dropCallee(callee, reg);
   }
 
+  /**
+   * Withdraws `callee` from `reg` on the router's own initiative (another node of a
+   * cluster holds the procedure), telling a callee that understands registration
+   * revocation with UNREGISTERED `[67, 0, {registration, reason}]`. Calls in flight
+   * still complete.
+   */
+  revoke(callee: Participant, reg: Registration, reason: string): void {
+    if (!reg.callees.includes(callee)) return;
+    this.#dropCallee(callee, reg);
+    if (callee.acceptsRevocation === true) {
+      callee.send({ type: T.UNREGISTERED, request: 0, details: { registration: reg.id, reason } });
+    }
+  }
+
   /** The registration of `procedure` under `match` (default exact), if any. */
   registration(procedure: string, match: MatchPolicy = "exact"): Registration | undefined {
     return this.#index.get(procedure, match);

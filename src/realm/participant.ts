@@ -23,6 +23,8 @@ export interface Participant {
   readonly protocol: string;
   /** Whether this session, as a callee, accepts INTERRUPT (WAMP call canceling). */
   readonly acceptsInterrupt: boolean;
+  /** Whether this session, as a callee, understands the router revoking a registration (UNREGISTERED with details). */
+  readonly acceptsRevocation?: boolean;
   /**
    * Delivers an event. The same {@link Event} object goes to every subscriber of a
    * publish, so implementations encode through the codec's per-event cache.

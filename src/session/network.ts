@@ -33,6 +33,7 @@ export abstract class NetworkSession implements Participant, WireSession, Closab
   /** Who authenticated it. */
   authprovider = "static";
   acceptsInterrupt = false;
+  acceptsRevocation = false;
   /** What the session's role may do in its realm; nothing outside a realm. */
   #permissions: RolePermissions = NO_ROLE;
   /** Made at the first publish or call, so idle sessions carry none. */

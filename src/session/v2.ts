@@ -71,6 +71,7 @@ export const ROUTER_ROLES: Dict = {
       session_meta_api: true,
       registration_meta_api: true,
       testament_meta_api: true,
+      registration_revocation: true,
     },
   },
 };
@@ -280,6 +281,7 @@ export class WampV2Session extends NetworkSession {
     }
     if (this.#sessions++ > 0) this.renewId();
     this.acceptsInterrupt = feature(roles, "callee", "call_canceling");
+    this.acceptsRevocation = feature(roles, "callee", "registration_revocation");
     const offered = (authmethods as string[] | undefined) ?? ["anonymous"];
     const method = this.router.authentication.choose(offered);
     if (method === undefined) {

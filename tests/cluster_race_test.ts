@@ -1,0 +1,109 @@
+/**
+ * Races between the nodes of a cluster, run in one process so the moment can be
+ * chosen: two nodes (real routers on ephemeral ports, each with its own backbone
+ * connection to the machine's RabbitMQ) take the same `single` procedure before
+ * either has heard of the other. Every node must settle on the same one, the
+ * earlier; the other callee is told by registration revocation.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { amqpUrlFromStomp } from "../src/bridge/stomp_url.ts";
+import type { RunningServer } from "../main.ts";
+import { ask, assertNothingQueued, RawClient, rawV2, rid, startTestServer, waitUntil } from "./helpers.ts";
+import { clusterTest, deleteClusterLeftovers, uniqueCluster } from "./cluster_nodes.ts";
+import { STOMP_URL } from "./rabbitmq.ts";
+
+const CALLEE_ROLES = {
+  caller: {},
+  callee: { features: { registration_revocation: true } },
+};
+
+/** Starts `n` in-process nodes of one new cluster and waits until each hears of the others. */
+async function nodes(n: number, prefix: string): Promise<{ servers: RunningServer[]; cluster: string }> {
+  const cluster = uniqueCluster(prefix);
+  const options = { cluster: { name: cluster, url: amqpUrlFromStomp(STOMP_URL) } };
+  const servers: RunningServer[] = [];
+  try {
+    for (let i = 0; i < n; i++) servers.push(await startTestServer(undefined, options));
+    await waitUntil(
+      () => servers.every((s) => s.cluster!.status().nodes.length === n - 1),
+      `${n} nodes to hear of each other`,
+      10_000,
+    );
+    return { servers, cluster };
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.close()));
+    throw e;
+  }
+}
+
+/** REGISTER, sent without waiting for the answer. */
+function register(client: RawClient, procedure: string, options: Record<string, unknown> = {}): number {
+  const request = rid();
+  client.send([64, request, options, procedure]);
+  return request;
+}
+
+clusterTest(
+  "cluster race: the same single procedure registered on two nodes at once: every node keeps the earlier, the other callee is revoked ([67, 0, {registration, reason}]) and calls from anywhere reach the one kept",
+  async () => {
+    const { servers, cluster } = await nodes(3, "race");
+    const clients: RawClient[] = [];
+    try {
+      const [a, b, c] = servers;
+      const onA = (await rawV2(a.wsUrl, "realm1", CALLEE_ROLES)).client;
+      const onB = (await rawV2(b.wsUrl, "realm1", CALLEE_ROLES)).client;
+      const caller = (await rawV2(c.wsUrl)).client;
+      clients.push(onA, onB, caller);
+      // Both in the same turn: neither node can have heard of the other's yet.
+      const ra = register(onA, "race.proc");
+      const rb = register(onB, "race.proc");
+      const okA = await onA.next("REGISTERED on A") as unknown[];
+      const okB = await onB.next("REGISTERED on B") as unknown[];
+      assert.deepEqual(okA.slice(0, 2), [65, ra], JSON.stringify(okA));
+      assert.deepEqual(okB.slice(0, 2), [65, rb], JSON.stringify(okB));
+
+      // Exactly one of them is revoked, with its own registration id.
+      await waitUntil(() => onA.frames.length + onB.frames.length > 0, "a revocation on A or B");
+      const loser = onA.frames.length > 0 ? onA : onB;
+      const winner = loser === onA ? onB : onA;
+      const lostId = loser === onA ? okA[2] : okB[2];
+      assert.deepEqual(await loser.next("the revocation"), [67, 0, {
+        registration: lostId,
+        reason: "wamp.error.procedure_already_exists",
+      }]);
+      await assertNothingQueued(winner, "the registration kept is not revoked");
+
+      // Every node agrees on one callee; calls from each node reach the winner.
+      const calleeIds = await Promise.all(servers.map(async (s) => {
+        const realm = s.router.realm("realm1")!;
+        await waitUntil(
+          () => realm.dealer.registration("race.proc")?.callees.length === 1,
+          "one callee of race.proc on every node",
+        );
+        return realm.dealer.registration("race.proc")!.callees[0].id;
+      }));
+      assert.equal(new Set(calleeIds).size, 1, `one callee everywhere: ${calleeIds}`);
+      for (const from of [caller, loser]) {
+        const request = rid();
+        from.send([48, request, {}, "race.proc", [1]]);
+        const invocation = await winner.next("the INVOCATION at the winner") as unknown[];
+        assert.equal(invocation[0], 68);
+        winner.send([70, invocation[1], {}, ["won"]]);
+        const result = await from.next("the RESULT") as unknown[];
+        assert.deepEqual(result, [50, request, {}, ["won"]]);
+      }
+      // The loser's registration id is gone for it.
+      const unregister = await ask(loser, [66, rid(), lostId]);
+      assert.equal(unregister[4], "wamp.error.no_such_registration", JSON.stringify(unregister));
+      const conflicts = servers.reduce((n, s) => n + s.cluster!.conflicts, 0);
+      assert.ok(conflicts >= 1, "the conflict is counted");
+    } finally {
+      await Promise.all(clients.map((x) => x.close()));
+      await Promise.all(servers.map((s) => s.close()));
+      await deleteClusterLeftovers(cluster).catch(() => {});
+    }
+  },
+);
