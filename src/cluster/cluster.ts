@@ -55,7 +55,9 @@ export interface ClusterOptions {
 
 /** What a node knows of its cluster, for `/healthz` and `/metrics`. */
 export interface ClusterStatus {
+  /** The cluster's name. */
   name: string;
+  /** This node's id. */
   node: string;
   /** Whether the backbone connection is up. */
   connected: boolean;

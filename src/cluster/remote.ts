@@ -43,6 +43,7 @@ export class RemoteSession implements Participant {
   readonly acceptsInterrupt = true;
 
   /**
+   * Stands for a session of `node`.
    * @param node the node it lives on
    * @param info the session as its node announced it
    */
@@ -79,6 +80,7 @@ export class NodeCaller implements Participant {
   readonly acceptsInterrupt = false;
 
   /**
+   * Stands for `node` as a caller.
    * @param id a session id of this node's (never announced)
    * @param node the node whose calls it makes
    */

@@ -30,10 +30,15 @@ import type { Testament } from "../realm/testament.ts";
 export interface SessionInfo {
   /** Session id (unique in the cluster: random in 1..2^53). */
   id: number;
+  /** Its authenticated identity. */
   authid: string;
+  /** Its role. */
   authrole: string;
+  /** How it authenticated. */
   authmethod: string;
+  /** Who authenticated it. */
   authprovider: string;
+  /** Its transport's protocol (`wamp.2.json`, `wamp`, ...). */
   protocol: string;
 }
 
@@ -43,7 +48,9 @@ export interface RegInfo {
   i: number;
   /** Procedure URI or pattern. */
   p: string;
+  /** How `p` is matched. */
   m: MatchPolicy;
+  /** The invocation policy. */
   v: InvocationPolicy;
   /** When the registration was made (ms since the epoch): of two that conflict, the earlier wins. */
   at: number;
@@ -51,7 +58,9 @@ export interface RegInfo {
 
 /** What a node holds in one realm. */
 export interface RealmState {
+  /** Its client sessions. */
   sessions: SessionInfo[];
+  /** Their registrations, one entry per callee. */
   regs: RegInfo[];
   /** Testaments by session id: `[id, detached, destroyed]`. */
   testaments: [number, Testament[], Testament[]][];

@@ -14,18 +14,23 @@ import type { Buffer } from "node:buffer";
 
 /** A delivered message. */
 export interface AmqpDelivery {
+  /** The body. */
   content: Uint8Array;
+  /** Where it was published to. */
   fields: { exchange: string; routingKey: string };
+  /** Its headers (a stream's `x-stream-offset` among them) and the publisher's `appId`. */
   properties: { headers?: Record<string, unknown>; appId?: string };
 }
 
 /** An amqplib channel (the subset used here). */
 export interface AmqpChannel {
+  /** Declares an exchange (the same again is fine; other settings close the channel). */
   assertExchange(
     name: string,
     type: "topic" | "fanout",
     options?: { durable?: boolean; autoDelete?: boolean },
   ): Promise<unknown>;
+  /** Declares a queue (the same again is fine; other settings close the channel). */
   assertQueue(
     name: string,
     options?: {
@@ -35,9 +40,13 @@ export interface AmqpChannel {
       arguments?: Record<string, unknown>;
     },
   ): Promise<{ queue: string }>;
+  /** Routes what `exchange` gets under `key` to `queue`. */
   bindQueue(queue: string, exchange: string, key: string): Promise<unknown>;
+  /** Removes that binding. */
   unbindQueue(queue: string, exchange: string, key: string): Promise<unknown>;
+  /** Whether a queue exists: rejects (and closes the channel) when it does not. */
   checkQueue(name: string): Promise<{ queue: string; messageCount: number }>;
+  /** Starts a consumer; `null` is delivered when the broker cancels it. */
   consume(
     queue: string,
     onMessage: (msg: AmqpDelivery | null) => void,
@@ -51,8 +60,11 @@ export interface AmqpChannel {
   sendToQueue(queue: string, content: Buffer): boolean;
   /** `content` must be a Buffer: amqplib refuses a plain Uint8Array. Returns false when its buffer is full. */
   publish(exchange: string, key: string, content: Buffer, options?: { appId?: string }): boolean;
+  /** Closes the channel. */
   close(): Promise<void>;
+  /** Listens to `error`, `close`, `drain`. */
   on(event: string, listener: (...args: unknown[]) => void): void;
+  /** Listens once. */
   once(event: string, listener: (...args: unknown[]) => void): void;
 }
 
@@ -64,9 +76,13 @@ export interface AmqpConfirmChannel extends AmqpChannel {
 
 /** An amqplib connection (the subset used here). */
 export interface AmqpConnection {
+  /** A new channel. */
   createChannel(): Promise<AmqpChannel>;
+  /** A new channel in confirm mode. */
   createConfirmChannel(): Promise<AmqpConfirmChannel>;
+  /** Closes the connection and its channels. */
   close(): Promise<void>;
+  /** Listens to `error` and `close`. */
   on(event: string, listener: (...args: unknown[]) => void): void;
 }
 
