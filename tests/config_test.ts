@@ -187,7 +187,7 @@ const CASES: [string, string, unknown, RegExp, string?][] = [
   ["realm without roles", "realms[0].roles", undefined, /expected a list of roles \(a JSON array\), got nothing/],
   ["realm with empty roles", "realms[0].roles", [], /expected at least one role/],
   ["unknown key in a realm", "realms[0].rolez", [], /unknown key in a realm; the keys here are "name", "roles", "store"/],
-  ["unknown store type", "realms[0].store.type", "redis", /expected one of "memory", got (the string )?"redis"/],
+  ["unknown store type", "realms[0].store.type", "redis", /expected one of "memory", "rabbitmq", got (the string )?"redis"/],
   ["unknown key in a store", "realms[0].store.history", [], /unknown key in a store; the keys here are "type", "event-history", "max-total-bytes"/],
   ["history entry without limit", "realms[0].store.event-history[0].limit", undefined, /expected a whole number from 1 to 1000000, got nothing/],
   ["history limit 0", "realms[0].store.event-history[0].limit", 0, /expected a whole number from 1 to 1000000, got number 0/],

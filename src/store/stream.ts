@@ -11,8 +11,9 @@
  * - A publish is appended once, by the node it was made on (the store is
  *   {@link EventStore.shared}); it becomes readable when the stream hands it back,
  *   a broker round trip later.
- * - On start the node reads the whole stream, then appends a marker and is ready
- *   once the marker comes back: history asked for before then waits for it (30 s
+ * - On start the node reads the whole stream, then appends a marker (with the
+ *   time, so that an empty stream still says since when it keeps history) and is
+ *   ready once the marker comes back: history asked for before then waits for it (30 s
  *   at most).
  * - After a broken connection it resumes at the stream offset after the last one
  *   it read. While the broker is unreachable, publishes are kept in this node's
@@ -191,7 +192,10 @@ export class StreamStore implements EventStore {
     return this.#memory.bytes;
   }
 
-  /** When the oldest event this node read from the stream was published: the history is continuous since. */
+  /**
+   * When the oldest entry this node read from the stream (an event, or the marker
+   * of a node that started) was written: the history is continuous since.
+   */
   get since(): number {
     return Math.min(this.#firstRead, this.#memory.since);
   }
@@ -217,7 +221,7 @@ export class StreamStore implements EventStore {
       if (!this.#isReady) {
         // The marker comes back after everything already in the stream: then this node has caught up.
         this.#marker = crypto.randomUUID();
-        ch.sendToQueue(stream, msgpackFormat.encode({ marker: this.#marker }) as Buffer);
+        ch.sendToQueue(stream, msgpackFormat.encode({ marker: this.#marker, at: Date.now() }) as Buffer);
       }
       this.#log.info("history: reading the stream", { stream, broker: displayAmqpUrl(this.options.url) });
       return true;
@@ -282,6 +286,8 @@ export class StreamStore implements EventStore {
       return;
     }
     if (isMarker(value)) {
+      // The stream's first entry, event or marker, says since when it has kept history.
+      if (this.#firstRead === Infinity && typeof value.at === "number") this.#firstRead = value.at;
       if (value.marker === this.#marker && !this.#isReady) {
         this.#isReady = true;
         this.#ready.resolve();
@@ -322,7 +328,7 @@ export class StreamStore implements EventStore {
   }
 }
 
-function isMarker(v: unknown): v is { marker: string } {
+function isMarker(v: unknown): v is { marker: string; at?: number } {
   return typeof v === "object" && v !== null && typeof (v as Dict).marker === "string";
 }
 
