@@ -18,7 +18,12 @@
  */
 
 import { Buffer } from "node:buffer";
-import amqplibModule from "amqplib";
+import {
+  type AmqpChannel as BaseChannel,
+  amqpConnect as routerAmqpConnect,
+  type AmqpConnection as BaseConnection,
+  type AmqpDelivery,
+} from "../src/net/amqp.ts";
 import { privateRabbitUnavailable } from "./rabbitmq_node.ts";
 
 /** Where the tests expect the broker. */
@@ -57,37 +62,48 @@ const READY_TIMEOUT_MS = CI ? 60_000 : 2_000;
 const AUTH = `Basic ${btoa("guest:guest")}`;
 
 // ---------------------------------------------------------------------------
-// The part of amqplib's (untyped) API the tests use.
+// amqplib as the router types it (src/net/amqp.ts), plus what only the tests use.
 
 /** AMQP message properties, as amqplib takes and returns them. */
 export interface AmqpProperties {
+  /** Application headers (`cat` among them). */
   headers?: Record<string, unknown>;
+  /** The body's content type. */
   contentType?: string;
+  /** 2: persistent. */
   deliveryMode?: number;
+  /** Another way of saying deliveryMode 2. */
   persistent?: boolean;
 }
 
 /** A message from `channel.get`. */
-export interface AmqpMessage {
-  content: Uint8Array;
-  fields: { deliveryTag: number; redelivered: boolean; routingKey: string };
+export interface AmqpMessage extends AmqpDelivery {
+  /** Its delivery tag, and whether the broker delivered it before. */
+  fields: AmqpDelivery["fields"] & { deliveryTag: number; redelivered: boolean };
+  /** Its properties. */
   properties: AmqpProperties;
 }
 
 /** Queue state from `assertQueue` / `checkQueue`. */
 export interface AmqpQueueInfo {
+  /** Its name. */
   queue: string;
+  /** Messages ready. */
   messageCount: number;
+  /** Consumers. */
   consumerCount: number;
 }
 
-/** An amqplib channel (the subset used here). */
-export interface AmqpChannel {
+/** An amqplib channel, with the calls only the tests make. */
+export interface AmqpChannel extends BaseChannel {
+  /** Declares a queue; answers its counts. */
   assertQueue(
     queue: string,
     options?: { durable?: boolean; exclusive?: boolean; autoDelete?: boolean },
   ): Promise<AmqpQueueInfo>;
+  /** A queue's counts; rejects (closing the channel) when there is none. */
   checkQueue(queue: string): Promise<AmqpQueueInfo>;
+  /** Deletes a queue. */
   deleteQueue(queue: string): Promise<unknown>;
   /** `content` must be a Buffer: amqplib refuses a plain Uint8Array. */
   sendToQueue(
@@ -96,28 +112,23 @@ export interface AmqpChannel {
     options?: AmqpProperties,
     callback?: (err: unknown) => void,
   ): boolean;
+  /** One message, or false when the queue is empty. */
   get(queue: string, options?: { noAck?: boolean }): Promise<AmqpMessage | false>;
-  ack(message: AmqpMessage): void;
-  close(): Promise<void>;
-  on(event: string, listener: (...args: unknown[]) => void): void;
 }
 
 /** A channel in confirm mode. */
 export interface AmqpConfirmChannel extends AmqpChannel {
+  /** Resolves once every message published so far is confirmed. */
   waitForConfirms(): Promise<void>;
 }
 
-/** An amqplib connection (the subset used here). */
-export interface AmqpConnection {
+/** An amqplib connection, with the tests' channels. */
+export interface AmqpConnection extends BaseConnection {
+  /** A new channel. */
   createChannel(): Promise<AmqpChannel>;
+  /** A new channel in confirm mode. */
   createConfirmChannel(): Promise<AmqpConfirmChannel>;
-  close(): Promise<void>;
-  on(event: string, listener: (...args: unknown[]) => void): void;
 }
-
-const amqplib = amqplibModule as {
-  connect(url: string, socketOptions?: { noDelay?: boolean }): Promise<AmqpConnection>;
-};
 
 /**
  * Opens an AMQP connection (to the shared broker unless `url` says otherwise).
@@ -126,8 +137,8 @@ const amqplib = amqplibModule as {
  * the connection is gone.
  */
 export async function amqpConnect(url = AMQP_URL): Promise<{ conn: AmqpConnection; closed: Promise<void> }> {
-  // noDelay: without it Nagle holds back small frames, and each channel.get waits ~40 ms.
-  const conn = await amqplib.connect(url, { noDelay: true });
+  // The router's own connect: noDelay, or Nagle holds back small frames (each channel.get waited ~40 ms).
+  const conn = await routerAmqpConnect(url) as AmqpConnection;
   const closed = Promise.withResolvers<void>();
   conn.on("error", () => {});
   conn.on("close", () => closed.resolve());

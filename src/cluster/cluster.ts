@@ -23,6 +23,7 @@
 
 import type { Buffer } from "node:buffer";
 import { type Logger, SILENT } from "../log.ts";
+import { Retrier } from "../net/retry.ts";
 import type { Router } from "../router.ts";
 import {
   type AmqpConfirmChannel,
@@ -82,8 +83,6 @@ export interface ClusterCounters {
 }
 
 const EXCHANGE = { durable: false, autoDelete: true };
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 10_000;
 
 /** One node's membership in a cluster. */
 export class Cluster implements Backbone {
@@ -108,8 +107,7 @@ export class Cluster implements Backbone {
   #conn: AmqpConnection | null = null;
   #ch: AmqpConfirmChannel | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #retryMs = RETRY_MIN_MS;
+  #retrier = new Retrier(() => this.#reconnect());
   #stopping = false;
   #log: Logger;
   #heartbeatMs: number;
@@ -151,7 +149,7 @@ export class Cluster implements Backbone {
   async start(): Promise<boolean> {
     this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs);
     const ok = await this.#connect();
-    if (!ok) this.#scheduleRetry();
+    if (!ok) this.#retrier.schedule();
     return ok;
   }
 
@@ -160,7 +158,7 @@ export class Cluster implements Backbone {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#timer);
-    clearTimeout(this.#retry);
+    this.#retrier.stop();
     const ch = this.#ch;
     const conn = this.#conn;
     if (ch === null || conn === null) return;
@@ -274,7 +272,6 @@ export class Cluster implements Backbone {
       }
       await ch.consume(this.#queue, (msg) => this.#receive(msg), { noAck: true, exclusive: true });
       this.counters.connects++;
-      this.#retryMs = RETRY_MIN_MS;
       this.#log.info("cluster: connected", {
         cluster: this.name,
         node: this.node,
@@ -298,6 +295,12 @@ export class Cluster implements Backbone {
     }
   }
 
+  /** One attempt of the retrier: nothing to do once stopped or connected again. */
+  #reconnect(): Promise<boolean> {
+    if (this.#stopping || this.#ch !== null) return Promise.resolve(true);
+    return this.#connect();
+  }
+
   #disconnected(conn: AmqpConnection): void {
     if (this.#conn !== conn) return;
     this.#conn = null;
@@ -307,19 +310,7 @@ export class Cluster implements Backbone {
       nodes: this.#peers.size,
     });
     for (const node of [...this.#peers.keys()]) this.#drop(node, true);
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#stopping) return;
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(async () => {
-      if (this.#stopping || this.#ch !== null) return;
-      if (!await this.#connect()) {
-        this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
-        this.#scheduleRetry();
-      }
-    }, this.#retryMs);
+    this.#retrier.schedule();
   }
 
   #channelTrouble(what: string, e: unknown): void {

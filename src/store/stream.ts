@@ -30,6 +30,7 @@
 import type { Buffer } from "node:buffer";
 import { msgpackFormat } from "../codec/v2_msgpack.ts";
 import { type Logger, SILENT } from "../log.ts";
+import { Retrier } from "../net/retry.ts";
 import type { Dict } from "../protocol/messages.ts";
 import type { UriPattern } from "../protocol/pattern.ts";
 import {
@@ -79,8 +80,6 @@ export function historyStream(cluster: string | undefined, realm: string): strin
   return `tuerca.${cluster ?? "standalone"}.history.${realm}`;
 }
 
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 10_000;
 /** Stream deliveries acknowledged together (a stream consumer must acknowledge to get more). */
 const ACK_EVERY = 100;
 const PREFETCH = 1_000;
@@ -101,8 +100,7 @@ export class StreamStore implements EventStore {
   #isReady = false;
   #marker = "";
   #stopping = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #retryMs = RETRY_MIN_MS;
+  #retrier = new Retrier(() => this.#reconnect());
   #log: Logger;
   #firstRead = Infinity;
 
@@ -114,7 +112,7 @@ export class StreamStore implements EventStore {
 
   /** Connects, reads the stream, and resolves once this node has caught up (or the wait ran out). */
   async start(): Promise<void> {
-    if (!await this.#connect()) this.#scheduleRetry();
+    if (!await this.#connect()) this.#retrier.schedule();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = this.options.readyTimeoutMs ?? 30_000;
     await Promise.race([
@@ -134,7 +132,7 @@ export class StreamStore implements EventStore {
   /** Closes the connection. Idempotent. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearTimeout(this.#retry);
+    this.#retrier.stop();
     const conn = this.#conn;
     this.#conn = null;
     this.#ch = null;
@@ -217,7 +215,6 @@ export class StreamStore implements EventStore {
       });
       this.#conn = conn;
       this.#ch = ch;
-      this.#retryMs = RETRY_MIN_MS;
       if (!this.#isReady) {
         // The marker comes back after everything already in the stream: then this node has caught up.
         this.#marker = crypto.randomUUID();
@@ -303,6 +300,12 @@ export class StreamStore implements EventStore {
     if (this.#memory.keeps(value.topic)) this.#memory.append(value);
   }
 
+  /** One attempt of the retrier: nothing to do once stopped or connected again. */
+  #reconnect(): Promise<boolean> {
+    if (this.#stopping || this.#ch !== null) return Promise.resolve(true);
+    return this.#connect();
+  }
+
   #disconnected(conn: AmqpConnection): void {
     if (this.#conn !== conn) return;
     this.#conn = null;
@@ -312,19 +315,7 @@ export class StreamStore implements EventStore {
     this.#log.warn("history: lost the stream; new events stay in this node's memory until it is back", {
       stream: this.options.stream,
     });
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#stopping) return;
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(async () => {
-      if (this.#stopping || this.#ch !== null) return;
-      if (!await this.#connect()) {
-        this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
-        this.#scheduleRetry();
-      }
-    }, this.#retryMs);
+    this.#retrier.schedule();
   }
 }
 
