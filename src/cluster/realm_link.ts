@@ -16,7 +16,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import { MessageType as T } from "../protocol/constants.ts";
+import { ErrorUri, MessageType as T } from "../protocol/constants.ts";
 import type { Dict, RouterMessage } from "../protocol/messages.ts";
 import type { MatchPolicy } from "../protocol/pattern.ts";
 import { isReservedUri } from "../protocol/uri.ts";
@@ -69,7 +69,7 @@ const regKey = (r: { p: string; m: MatchPolicy }) => `${r.m} ${r.p}`;
 export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
   /** The realm's exchange. */
   readonly exchange: string;
-  /** Registrations refused because another node holds them (a race of two `single` ones). */
+  /** Registrations of one procedure made on two nodes at once, settled for the earlier. */
   conflicts = 0;
   #bindings = new Map<string, number>();
   #peers = new Map<string, Peer>();
@@ -111,13 +111,6 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
   /** The binding keys this realm needs now (after a reconnection, all of them are bound again). */
   keys(): string[] {
     return [RETAINED_KEY, ...this.#bindings.keys()];
-  }
-
-  /** The nodes this realm knows sessions of. */
-  get remoteSessionCount(): number {
-    let n = 0;
-    for (const p of this.#peers.values()) n += p.sessions.size;
-    return n;
   }
 
   // ---- this node → the others
@@ -302,7 +295,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
             requestType: T.CALL,
             request: m.q,
             details: {},
-            error: "wamp.error.canceled",
+            error: ErrorUri.CANCELED,
             args: ["the callee left before answering"],
           });
           return;
