@@ -5,8 +5,8 @@
  * - subscribers: `subscribe` opens WebSocket sessions (WAMP, MQTT or STOMP) and
  *   counts the events they receive without parsing them; `reset`, `wait` and
  *   `stats` read the count and a sample of publish→receive latencies;
- * - a publisher: `publisher`, then `publish` (a burst), `mix` (many topics) or
- *   `pace` (one message at a time);
+ * - a publisher: `publisher`, then `publish` (a burst), `mix` (many topics),
+ *   `sweep` (once to each of a range of topics) or `pace` (one message at a time);
  * - RPC: `callee` answers every INVOCATION with a YIELD of the same arguments;
  *   `caller` + `call` keep K calls in flight and time each round trip;
  * - WAMP in any serializer: an endpoint's `serializer` (batched JSON,
@@ -760,6 +760,17 @@ await serveCommands({
     }
     await publishDrain();
     return { startUs, endUs: nowUs(), perRange };
+  },
+
+  /** One publish to each of the topics `prefix` + i for i in [from, to). */
+  async sweep(req) {
+    const prefix = req.prefix as string;
+    const from = req.from as number;
+    const to = req.to as number;
+    const startUs = nowUs();
+    for (let i = from; i < to; i++) publishOne(`${prefix}${i}`);
+    await publishDrain();
+    return { startUs, endUs: nowUs(), publishes: Math.max(0, to - from) };
   },
 
   /** One message every `intervalMs`, `count` times. */

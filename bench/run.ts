@@ -9,6 +9,7 @@
  * deno task bench --quick    # smaller N, shorter phases, no profile: under 2 minutes
  * deno task bench --only fanout,rpc
  * deno task bench --only serializers   # fan-out and RPC per WAMP serializer
+ * deno task bench --only cluster       # two nodes through a private RabbitMQ node
  * deno task bench --report   # rewrite BENCHMARKS.md from bench/results.json
  * ```
  *
@@ -29,11 +30,17 @@ import {
   startBare,
   startMosquitto,
   startRabbit,
-  startRawWs,
   startTuerca,
-  startTuercaRawWs,
 } from "./lib/servers.ts";
 import { WAMP_SERIALIZERS } from "./lib/protocols.ts";
+import {
+  clusterFanout,
+  clusterLatency,
+  type ClusterPlan,
+  type ClusterResults,
+  clusterTopics,
+  withNodes,
+} from "./cluster.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { summariseProfile } from "./profile.ts";
 import {
@@ -77,6 +84,8 @@ export interface Results {
   serializers?: SerializerResults;
   queue: QueueRow[];
   idle: IdleRow[];
+  /** Two Tuerca nodes as one router through the private RabbitMQ node (absent in older results). */
+  cluster?: ClusterResults;
   profiles: (ProfileSummary & {
     label: string;
     events?: number;
@@ -121,6 +130,10 @@ export interface Plan {
   profileN: number;
   /** Time for RabbitMQ's fan-out steps (its connections are slow to open). */
   rabbitFanoutBudgetMs: number;
+  /** The cluster section (absent in older results). */
+  cluster?: ClusterPlan;
+  /** Time for the cluster's fan-out steps. */
+  clusterFanoutBudgetMs?: number;
   budgetMs: number;
 }
 
@@ -152,6 +165,24 @@ const FULL: Plan = {
   serializerRpcKs: [10, 100],
   profileN: 10000,
   rabbitFanoutBudgetMs: 260_000,
+  cluster: {
+    ns: [1000, 5000, 10000],
+    fanout: {
+      eventsPerRound: 50_000,
+      warmupMs: 1500,
+      measureMs: 1200,
+      trials: 4,
+      quietWaitMs: 2000,
+      pacedMessages: 20,
+      pacedBudgetMs: 3000,
+      roundMs: 300,
+    },
+    latencyMessages: 500,
+    topicsSessions: 10000,
+    topicsMs: 1200,
+    trafficRounds: 10,
+  },
+  clusterFanoutBudgetMs: 120_000,
   budgetMs: 570_000,
 };
 
@@ -180,10 +211,28 @@ const QUICK: Plan = {
   serializerRpcKs: [100],
   profileN: 0,
   rabbitFanoutBudgetMs: 25_000,
+  cluster: {
+    ns: [1000],
+    fanout: {
+      eventsPerRound: 30_000,
+      warmupMs: 700,
+      measureMs: 600,
+      trials: 2,
+      quietWaitMs: 300,
+      pacedMessages: 8,
+      pacedBudgetMs: 1000,
+      roundMs: 200,
+    },
+    latencyMessages: 200,
+    topicsSessions: 2000,
+    topicsMs: 600,
+    trafficRounds: 6,
+  },
+  clusterFanoutBudgetMs: 25_000,
   budgetMs: 112_000,
 };
 
-const SCENARIOS = ["fanout", "topics", "rpc", "queue", "idle", "serializers", "profile"] as const;
+const SCENARIOS = ["fanout", "topics", "rpc", "queue", "idle", "serializers", "cluster", "profile"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = `Usage: deno task bench [--quick] [--only LIST] [--no-profile] [--report]
@@ -332,8 +381,6 @@ async function run(
         ["Tuerca", () => startTuerca()],
         ["bare Deno.serve", () => startBare()],
         ["Mosquitto", () => startMosquitto()],
-        ["Deno.listen + own framing (experiment)", () => startRawWs()],
-        ["Tuerca on Deno.listen + own framing (experiment)", () => startTuercaRawWs()],
       ] as const
     ) {
       const rows = await step(
@@ -345,7 +392,8 @@ async function run(
     }
   }
   // RabbitMQ: a private node for fan-out over Web-STOMP and for the queue.
-  if ((want("fanout") || want("queue")) && timeLeft(ctx) > 60_000) {
+  const rabbitWanted = want("fanout") || want("queue");
+  if (rabbitWanted && timeLeft(ctx) > 60_000) {
     let rabbit: Rabbit | undefined;
     try {
       rabbit = await step(ctx, "starting a private RabbitMQ node", () => startRabbit());
@@ -371,7 +419,7 @@ async function run(
     } finally {
       await rabbit?.stop();
     }
-  } else if (want("fanout") || want("queue")) {
+  } else if (rabbitWanted) {
     ctx.notes.push("RabbitMQ scenarios skipped: out of time");
   }
   if (want("topics") && timeLeft(ctx) > 30_000) {
@@ -398,20 +446,6 @@ async function run(
         "[3,4]",
       ],
       ["bare Deno.serve echo", () => startBare(), "none", "bench.echo", undefined],
-      [
-        "Tuerca on own framing (experiment), network callee",
-        () => startTuercaRawWs(),
-        "network",
-        "bench.echo",
-        undefined,
-      ],
-      [
-        "Tuerca on own framing (experiment), in-process callee (areaCuadrado)",
-        () => startTuercaRawWs(),
-        "none",
-        "push.tutorial.areaCuadrado",
-        "[3,4]",
-      ],
     ] as const;
     for (const [label, start, callee, procedure, args] of runs) {
       const rows = await step(
@@ -443,8 +477,6 @@ async function run(
       const [name, start] of [
         ["Tuerca", () => startTuerca()],
         ["bare Deno.serve", () => startBare()],
-        ["Deno.listen + own framing (experiment)", () => startRawWs()],
-        ["Tuerca on Deno.listen + own framing (experiment)", () => startTuercaRawWs()],
       ] as const
     ) {
       const rows = await step(
@@ -454,6 +486,22 @@ async function run(
       );
       results.idle.push(...rows ?? []);
     }
+  }
+  // The cluster: a fresh private RabbitMQ node of its own (the first one ends bloated by the Web-STOMP
+  // connections), after the scenarios the targets need and before the profiles.
+  if (want("cluster") && plan.cluster !== undefined && timeLeft(ctx) > (ctx.quick ? 40_000 : 60_000)) {
+    let rabbit: Rabbit | undefined;
+    try {
+      rabbit = await step(ctx, "cluster: starting a private RabbitMQ node", () => startRabbit());
+      if (rabbit !== undefined) {
+        ctx.log(`  RabbitMQ up in ${rabbit.startSeconds.toFixed(1)} s`);
+        results.cluster = await clusterScenario(ctx, plan, plan.cluster, rabbit, results);
+      }
+    } finally {
+      await rabbit?.stop();
+    }
+  } else if (want("cluster")) {
+    ctx.notes.push("cluster: skipped: out of time");
   }
   if (want("profile") && plan.profileN > 0 && timeLeft(ctx) > 40_000) {
     for (const [id, start] of [["tuerca", startTuerca], ["bare", startBare]] as const) {
@@ -477,6 +525,59 @@ async function run(
   } else if (want("serializers")) {
     ctx.notes.push("serializers: skipped: out of time");
   }
+}
+
+/**
+ * The cluster section: the one-node fan-out to compare with (Tuerca's rows of
+ * section 1 when this run has them, else measured here with the same settings),
+ * then two fresh nodes for the fan-out over both and the cross-node latency, and
+ * two more for many topics. Each step's failure becomes a note.
+ */
+async function clusterScenario(
+  ctx: Context,
+  plan: Plan,
+  cp: ClusterPlan,
+  rabbit: Rabbit,
+  results: Results,
+): Promise<ClusterResults> {
+  const out: ClusterResults = {
+    fanout: [],
+    oneNode: [],
+    oneNodeFromMainRows: false,
+    latency: null,
+    topics: null,
+  };
+  const main = cp.ns.map((n) => results.fanout.find((x) => x.server === "tuerca" && x.n === n && x.complete));
+  const sameSettings = JSON.stringify(cp.fanout) === JSON.stringify(plan.fanout);
+  if (sameSettings && main.every((x) => x !== undefined)) {
+    out.oneNode = main.map((x) => x!);
+    out.oneNodeFromMainRows = true;
+  } else {
+    const rows = await step(
+      ctx,
+      "cluster: fan-out on one node (Tuerca alone, to compare)",
+      () => withServer(() => startTuerca(), (s) => fanout(ctx, s, cp.ns, cp.fanout)),
+    );
+    out.oneNode = rows ?? [];
+  }
+  await step(
+    ctx,
+    "cluster: fan-out over 2 nodes, then one message at a time across",
+    () =>
+      withNodes(ctx, rabbit, 2, "fanout", async (nodes) => {
+        out.fanout = await clusterFanout(ctx, nodes, rabbit, cp, plan.clusterFanoutBudgetMs ?? Infinity);
+        if (timeLeft(ctx) > 15_000) {
+          out.latency = await clusterLatency(ctx, nodes, cp.latencyMessages);
+        } else ctx.notes.push("cluster: cross-node latency skipped: out of time");
+      }),
+  );
+  if (timeLeft(ctx) > 30_000) {
+    out.topics = await step(ctx, "cluster: many topics over 2 nodes", () =>
+      withNodes(ctx, rabbit, 2, "topics", (nodes) =>
+        clusterTopics(ctx, nodes, rabbit, cp.topicsSessions, { ...cp.fanout, topicsMs: cp.topicsMs }))) ??
+      null;
+  } else ctx.notes.push("cluster: many topics skipped: out of time");
+  return out;
 }
 
 /**

@@ -39,11 +39,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** CPU use over an interval, in percent of one core, per process group and for the machine. */
 export class Meters {
   #meters: Map<string, CpuMeter>;
+  /** Every process of every group, once (groups may overlap: a cluster and each of its nodes). */
+  #all: CpuMeter;
   #t0 = performance.now();
   #busy0 = machineBusyTicks();
 
   constructor(groups: Record<string, number[]>) {
     this.#meters = new Map(Object.entries(groups).map(([k, pids]) => [k, new CpuMeter(pids)]));
+    this.#all = new CpuMeter([...new Set(Object.values(groups).flat())]);
   }
 
   /**
@@ -52,11 +55,8 @@ export class Meters {
    */
   read(): Record<string, number> {
     const out: Record<string, number> = {};
-    let ours = 0;
-    for (const [k, m] of this.#meters) {
-      out[k] = round1(m.percent());
-      ours += out[k];
-    }
+    for (const [k, m] of this.#meters) out[k] = round1(m.percent());
+    const ours = this.#all.percent();
     const seconds = (performance.now() - this.#t0) / 1000;
     out.machine = round1((100 * (machineBusyTicks() - this.#busy0)) / CLK_TCK / seconds);
     out.other = round1(Math.max(0, out.machine - ours));
@@ -108,12 +108,14 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-function toMs(p: Percentiles): Percentiles {
+/** Percentiles in µs → ms, rounded to 10 µs. */
+export function toMs(p: Percentiles): Percentiles {
   const f = (x: number) => Math.round(x / 10) / 100;
   return { n: p.n, p50: f(p.p50), p90: f(p.p90), p99: f(p.p99), max: f(p.max), mean: f(p.mean) };
 }
 
-function mib(kib: number): number {
+/** KiB → MiB, one decimal. */
+export function mib(kib: number): number {
   return Math.round(kib / 102.4) / 10;
 }
 
@@ -159,26 +161,30 @@ export interface FanoutRow {
   otherFrames: number;
 }
 
-interface Round {
+/** One burst round: its first publish, its last receive, and what arrived. */
+export interface Round {
   startUs: number;
   endUs: number;
   delivered: number;
+  /** What arrived at each generator process, in the order of {@link FanoutDriver.gens}. */
+  deliveredPerGen: number[];
   reached: boolean;
 }
 
 /** Burst rounds: publish B, wait for every subscriber to have them. */
-class FanoutDriver {
+export class FanoutDriver {
   expected: number[];
-  delivered = 0;
+  delivered: number[];
 
   constructor(readonly gens: Child[], readonly pub: Child, readonly conns: number[], readonly topic: string) {
     this.expected = conns.map(() => 0);
+    this.delivered = conns.map(() => 0);
   }
 
   async reset(sampleEvery: number): Promise<void> {
     await Promise.all(this.gens.map((g) => g.request("reset", { sampleEvery })));
     this.expected = this.conns.map(() => 0);
-    this.delivered = 0;
+    this.delivered = this.conns.map(() => 0);
   }
 
   async round(burst: number, timeoutMs: number): Promise<Round> {
@@ -188,14 +194,14 @@ class FanoutDriver {
     );
     const p = await this.pub.request("publish", { count: burst, topic: this.topic }, timeoutMs);
     const w = await Promise.all(waits);
-    const total = w.reduce((a, r) => a + (r.count as number), 0);
-    const delivered = total - this.delivered;
-    this.delivered = total;
+    const deliveredPerGen = w.map((r, i) => (r.count as number) - this.delivered[i]);
+    this.delivered = w.map((r) => r.count as number);
     const endUs = Math.max(...w.map((r) => r.lastRecvUs as number));
     return {
       startUs: p.startUs as number,
       endUs: Math.max(endUs, p.startUs as number),
-      delivered,
+      delivered: deliveredPerGen.reduce((a, b) => a + b, 0),
+      deliveredPerGen,
       reached: w.every((r) => r.reached === true),
     };
   }
@@ -203,10 +209,15 @@ class FanoutDriver {
   /** Frames that were not events, since the last reset. */
   other = 0;
 
-  async samples(): Promise<number[]> {
+  /** Latency samples (µs) since the last reset, per generator process. */
+  async samplesPerGen(): Promise<number[][]> {
     const stats = await Promise.all(this.gens.map((g) => g.request("stats", { maxSamples: 20_000 })));
     this.other = stats.reduce((a, s) => a + (s.other as number), 0);
-    return stats.flatMap((s) => s.samples as number[]);
+    return stats.map((s) => s.samples as number[]);
+  }
+
+  async samples(): Promise<number[]> {
+    return (await this.samplesPerGen()).flat();
   }
 }
 
@@ -229,13 +240,31 @@ export interface FanoutOptions {
   roundMs: number;
 }
 
-/** Burst rounds at saturation, then (optionally) spaced-out messages. */
-async function measureFanout(
+/** What {@link measureFanout} adds for a measurement over several servers (a cluster's nodes). */
+export interface PerGenerator {
+  /** Events each generator process received in the best trial. */
+  events: number[];
+  /** Loaded publish → receive latency at each generator process (ms). */
+  loadedLatencyMs: Percentiles[];
+  /** Light-load latency at each generator process (ms). */
+  pacedLatencyMs: (Percentiles | null)[];
+  /** Every trial's CPU and events (for figures too coarse in one trial: 10 ms ticks). */
+  trials: { cpu: Record<string, number>; events: number }[];
+}
+
+/**
+ * Burst rounds at saturation, then (optionally) spaced-out messages. `groups`
+ * adds CPU groups to the server's, generators' and publisher's (the nodes of a
+ * cluster, the broker); `perGen` receives each generator process's share.
+ */
+export async function measureFanout(
   server: Server,
   driver: FanoutDriver,
   genPids: number[],
   pubPid: number,
   o: FanoutOptions,
+  groups: Record<string, number[]> = {},
+  perGen?: (p: PerGenerator) => void,
 ): Promise<Omit<FanoutRow, "server" | "label" | "n" | "subscribed" | "connectFailed" | "connectSeconds">> {
   const n = driver.conns.reduce((a, b) => a + b, 0);
   // Long enough for a slow server, short enough that one that stalls does not eat the run.
@@ -257,20 +286,27 @@ async function measureFanout(
   // Measured trials, each a series of rounds; the best trial counts.
   const expectedEvents = Math.max(1, (rate * o.measureMs * o.trials) / 1000);
   await driver.reset(Math.max(1, Math.round(expectedEvents / 40_000)));
-  const trials: (Trial & { rounds: number })[] = [];
+  const trials: (Trial & { rounds: number; perGen: number[] })[] = [];
   let complete = true;
   for (let t = 0; t < o.trials && complete; t++) {
     const busyBefore = await awaitQuiet(o.quietWaitMs);
-    const meters = new Meters({ server: server.pids(), generators: genPids, publisher: [pubPid] });
+    const meters = new Meters({
+      server: server.pids(),
+      ...groups,
+      generators: genPids,
+      publisher: [pubPid],
+    });
     let seconds = 0;
     let events = 0;
     let rounds = 0;
+    const perGenEvents = driver.gens.map(() => 0);
     const phaseEnd = performance.now() + o.measureMs * 3;
     while (seconds * 1000 < o.measureMs && rounds < 200 && performance.now() < phaseEnd) {
       const r = await driver.round(burst, roundTimeout);
       const s = (r.endUs - r.startUs) / 1e6;
       seconds += s;
       events += r.delivered;
+      r.deliveredPerGen.forEach((d, i) => perGenEvents[i] += d);
       rounds++;
       if (!r.reached) {
         complete = false;
@@ -285,16 +321,19 @@ async function measureFanout(
       cpu,
       busyBefore,
       rounds,
+      perGen: perGenEvents,
     });
   }
   const { best, median } = bestOf(trials);
   const { seconds, count: events, cpu } = best;
   const serverRssMiB = mib(rssKiB(server.pids()));
-  const loaded = toMs(percentiles(await driver.samples()));
+  const loadedPerGen = await driver.samplesPerGen();
+  const loaded = toMs(percentiles(loadedPerGen.flat()));
   const otherFrames = driver.other;
   const eventsPerSec = best.rate;
   // Light load: one message at a time, spaced so each fan-out can finish first.
   let paced: Percentiles | null = null;
+  let pacedPerGen: (Percentiles | null)[] = driver.gens.map(() => null);
   let pacedIntervalMs = 0;
   let pacedMessages = 0;
   if (o.pacedMessages > 0 && eventsPerSec > 0 && complete) {
@@ -315,8 +354,16 @@ async function measureFanout(
       topic: driver.topic,
     }, 60_000);
     await Promise.all(waits);
-    paced = toMs(percentiles(await driver.samples()));
+    const samples = await driver.samplesPerGen();
+    paced = toMs(percentiles(samples.flat()));
+    pacedPerGen = samples.map((x) => toMs(percentiles(x)));
   }
+  perGen?.({
+    events: (best as Trial & { perGen: number[] }).perGen,
+    loadedLatencyMs: loadedPerGen.map((x) => toMs(percentiles(x))),
+    pacedLatencyMs: pacedPerGen,
+    trials: trials.map((t) => ({ cpu: t.cpu, events: t.count })),
+  });
   return {
     rounds: trials.reduce((a, t) => a + t.rounds, 0),
     burst,
@@ -337,18 +384,22 @@ async function measureFanout(
   };
 }
 
-function nextBurst(burst: number, seconds: number, roundMs: number): number {
+/** The next burst of an adaptive round: sized so that a round lasts about `roundMs`. */
+export function nextBurst(burst: number, seconds: number, roundMs: number): number {
   if (seconds <= 0) return Math.min(burst * 2, 2000);
   const scaled = Math.round((burst * roundMs) / (seconds * 1000));
   return Math.max(1, Math.min(2000, scaled, burst * 4));
 }
 
-/** Opens `want` sessions across the generators (adding to those already open). */
-async function connectSubscribers(
+/**
+ * Opens `want` sessions across the generators (adding to those already open), to
+ * one endpoint, or to one endpoint per generator process.
+ */
+export async function connectSubscribers(
   gens: Child[],
   conns: number[],
   want: number,
-  endpoint: Endpoint,
+  endpoint: Endpoint | Endpoint[],
   topics: string[],
   perSessionPrefix?: string,
 ): Promise<{ failed: number; seconds: number; firstError?: string }> {
@@ -358,7 +409,7 @@ async function connectSubscribers(
     const add = share[i] - conns[i];
     if (add <= 0) return Promise.resolve({ opened: 0, failed: 0 } as Record<string, unknown>);
     return g.request("subscribe", {
-      endpoint,
+      endpoint: Array.isArray(endpoint) ? endpoint[i] : endpoint,
       count: add,
       offset: conns[i] + gens.slice(0, i).reduce((a, _, j) => a + share[j], 0),
       topics,
@@ -515,7 +566,9 @@ export async function manyTopics(
       expected = [0, 0];
       delivered = 0;
     };
-    const round = async (individual: number): Promise<Round & { publishes: number }> => {
+    const round = async (
+      individual: number,
+    ): Promise<Omit<Round, "deliveredPerGen"> & { publishes: number }> => {
       const shared = Math.max(1, Math.round(individual / ratio));
       const p = await pub.request("mix", {
         individual,

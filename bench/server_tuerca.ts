@@ -11,6 +11,11 @@
  * benchmark fill the queue first and subscribe its WAMP tab before anything is
  * consumed.
  *
+ * With `--cluster NAME --amqp URL` the node joins cluster NAME through the
+ * RabbitMQ at URL (as `main.ts --cluster` does) and is ready once its backbone
+ * is connected; `cluster` answers its status (the other nodes it hears from)
+ * and its backbone counters.
+ *
  * @module
  */
 
@@ -28,6 +33,8 @@ const { values } = parseArgs({
     queue: { type: "string" },
     "bridge-deferred": { type: "boolean" },
     rate: { type: "string" },
+    cluster: { type: "string" },
+    amqp: { type: "string" },
   },
 });
 // The benchmark's load comes from a few sessions, far above the default per-session rate.
@@ -53,12 +60,28 @@ const app: App = deferred
   : bridgeOptions !== null
   ? createPushApp({ bridge: bridgeOptions })
   : pushApp;
-const server = await startServer(app, { port: 0, host: "127.0.0.1", limits });
+const clusterName = values.cluster;
+const amqpUrl = values.amqp;
+if (clusterName !== undefined && amqpUrl === undefined) throw new Error("--cluster needs --amqp URL");
+const server = await startServer(app, {
+  port: 0,
+  host: "127.0.0.1",
+  limits,
+  ...(clusterName === undefined ? {} : { cluster: { name: clusterName, url: amqpUrl! }, amqpUrl }),
+});
+if (server.cluster !== null && !server.cluster.status().connected) {
+  throw new Error(`cluster ${clusterName}: the backbone did not connect to the broker`);
+}
 let bridge: QueueBridge | null = deferred ? null : (server.app as PushAppInstance).bridge;
 let bridgeStarted = !deferred;
 if (bridge) await withTimeout(bridge.whenConnected(), 20_000, "bridge did not connect");
 
 await serveControl(server.port, {
+  cluster() {
+    const c = server.cluster;
+    if (c === null) throw new Error("not in a cluster");
+    return { status: c.status(), counters: { ...c.counters } };
+  },
   async bridgeStart() {
     if (!deferred || router === null || bridgeOptions === null) throw new Error("no deferred bridge");
     if (bridgeStarted) throw new Error("the bridge is already started");

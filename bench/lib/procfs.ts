@@ -53,6 +53,15 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** A process's command name (`/proc/<pid>/comm`, such as `beam.smp`), or "" when it is gone. */
+export function commandName(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  } catch {
+    return "";
+  }
+}
+
 /** CPU ticks of a set of processes. */
 export function treeTicks(pids: number[]): number {
   let sum = 0;

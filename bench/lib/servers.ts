@@ -8,7 +8,7 @@
  */
 
 import { Child, freePort, waitForPort } from "./child.ts";
-import { processTree } from "./procfs.ts";
+import { commandName, processTree } from "./procfs.ts";
 import type { Endpoint } from "./protocols.ts";
 
 const BENCH_DIR = new URL("../", import.meta.url);
@@ -117,28 +117,6 @@ export function startBare(options: DenoServerOptions = {}): Promise<Server> {
 }
 
 /**
- * An experiment: the bare baseline with WebSocket framing in JS over Deno.listen
- * (one encoded frame shared by all subscribers, writes coalesced per socket).
- */
-export function startRawWs(options: DenoServerOptions = {}): Promise<Server> {
-  return startDeno("rawws", "Deno.listen + own framing (experiment)", "server_rawws.ts", "/", options);
-}
-
-/**
- * An experiment: Tuerca's router, sessions and push app unchanged, behind the
- * same own-framing transport instead of Deno.serve and Deno.upgradeWebSocket.
- */
-export function startTuercaRawWs(options: DenoServerOptions = {}): Promise<Server> {
-  return startDeno(
-    "tuerca-rawws",
-    "Tuerca on Deno.listen + own framing (experiment)",
-    "server_tuerca_rawws.ts",
-    "/",
-    { ...options, args: [...TUERCA_BENCH_ARGS, ...(options.args ?? [])] },
-  );
-}
-
-/**
  * Mosquitto with a WebSocket listener on loopback. Debian's 2.0.11 has WebSocket
  * support (libwebsockets) but refuses to start with only a WebSocket listener
  * ("Unable to start any listening sockets"), so an MQTT listener on another
@@ -195,6 +173,8 @@ export interface Rabbit extends Server {
   stompPort: number;
   /** Seconds the node took to start. */
   startSeconds: number;
+  /** The node's Erlang VM (`beam.smp`), the process that does the broker's work; empty if not found. */
+  beamPids(): number[];
 }
 
 /**
@@ -271,6 +251,7 @@ export async function startRabbit(): Promise<Rabbit> {
     stompPort,
     startSeconds: (performance.now() - t0) / 1000,
     pids: () => processTree(child.pid),
+    beamPids: () => processTree(child.pid).filter((p) => commandName(p) === "beam.smp"),
     stop: () => child.kill(15_000),
   };
 }
