@@ -15,7 +15,10 @@ export class Retrier {
   #ms = MIN_MS;
   #stopped = false;
 
-  /** @param attempt tries once; resolves true on success */
+  /**
+   * A retrier of `attempt`; nothing runs before {@link schedule}.
+   * @param attempt tries once; resolves true on success
+   */
   constructor(private readonly attempt: () => Promise<boolean>) {}
 
   /** Schedules the next attempt (one at a time; none once stopped). */
