@@ -536,7 +536,9 @@ Deno.test("wampV2Json.decode reads CALL with and without payload", () => {
     procedure: "a.b",
     args: undefined,
     kwargs: undefined,
+    tail: "]",
   });
+  // The payload's own text rides along, to go out unchanged to a wamp.2.json callee.
   assert.deepEqual(wampV2Json.decode('[48, 3, {}, "a.b", [1], {"k": 2}]'), {
     type: 48,
     request: 3,
@@ -544,6 +546,7 @@ Deno.test("wampV2Json.decode reads CALL with and without payload", () => {
     procedure: "a.b",
     args: [1],
     kwargs: { k: 2 },
+    tail: ', [1], {"k": 2}]',
   });
 });
 

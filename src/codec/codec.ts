@@ -72,6 +72,69 @@ export function jsonArray(frame: Frame): unknown[] {
   return msg;
 }
 
+/**
+ * The text of the JSON array `text` after its first `count` elements: from the
+ * separator that follows them (`,` and the rest, or the closing `]`) to the end.
+ * `text` must be JSON that `JSON.parse` accepted, holding an array of at least
+ * `count` elements; only those elements are scanned.
+ */
+export function jsonArrayTail(text: string, count: number): string {
+  let i = skipSpace(text, 0) + 1;
+  for (let n = 0; n < count; n++) {
+    if (n > 0) i++; // the comma before this element
+    i = skipSpace(text, skipValue(text, skipSpace(text, i)));
+  }
+  return text.slice(i);
+}
+
+// Every loop below stops at the end of the text too, so a caller's mistake cannot hang the router.
+
+function skipSpace(text: string, i: number): number {
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+  }
+  return i;
+}
+
+/** The index after the JSON value that starts at `i`. */
+function skipValue(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === 0x22) return skipString(text, i);
+  if (first === 0x7b || first === 0x5b) {
+    let depth = 0;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i = skipString(text, i);
+        continue;
+      }
+      if (c === 0x7b || c === 0x5b) depth++;
+      else if ((c === 0x7d || c === 0x5d) && --depth === 0) return i + 1;
+      i++;
+    }
+    return i;
+  }
+  // A number, true, false or null: up to the next separator or space.
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2c || c === 0x5d || c === 0x7d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      return i;
+    }
+  }
+  return i;
+}
+
+/** The index after the JSON string whose opening quote is at `i`. */
+function skipString(text: string, i: number): number {
+  for (i++; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i + 1;
+  }
+  return i;
+}
+
 /** Whether `value` is a JSON object (WAMP's `dict`), not null and not an array. */
 export function isDict(value: unknown): value is Dict {
   return typeof value === "object" && value !== null && !Array.isArray(value);

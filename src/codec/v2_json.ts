@@ -9,7 +9,7 @@
 
 import { MessageType as T, Subprotocol } from "../protocol/constants.ts";
 import type { ClientMessage, Event, RouterMessage } from "../protocol/messages.ts";
-import { type Codec, type Frame, JSON_SLOT, jsonArray } from "./codec.ts";
+import { type Codec, type Frame, JSON_SLOT, jsonArray, jsonArrayTail } from "./codec.ts";
 import { v2ClientMessage, v2EventArray, v2RouterArray } from "./v2_messages.ts";
 
 /** The codec for `wamp.2.json`. Stateless: one instance serves every session (it owns {@link JSON_SLOT}). */
@@ -19,12 +19,22 @@ export class WampV2JsonCodec implements Codec {
 
   /** Decodes a `wamp.2.json` frame; see {@link Codec.decode}. */
   decode(frame: Frame): ClientMessage {
-    return v2ClientMessage(jsonArray(frame));
+    const m = v2ClientMessage(jsonArray(frame));
+    // A call's arguments and a callee's result go on as the client wrote them (see `tail`).
+    if (m.type === T.CALL) m.tail = jsonArrayTail(frame as string, 4);
+    else if (m.type === T.YIELD) m.tail = jsonArrayTail(frame as string, 3);
+    return m;
   }
 
   /** Encodes a router message as `wamp.2.json`; every router message has a v2 frame. */
   encode(m: RouterMessage): Frame {
     if (m.type === T.EVENT) return this.encodeEvent(m);
+    if (m.type === T.INVOCATION && m.tail !== undefined) {
+      return `[${T.INVOCATION},${m.request},${m.registration},${JSON.stringify(m.details)}${m.tail}`;
+    }
+    if (m.type === T.RESULT && m.tail !== undefined && typeof m.request === "number") {
+      return `[${T.RESULT},${m.request},${JSON.stringify(m.details)}${m.tail}`;
+    }
     return JSON.stringify(v2RouterArray(m));
   }
 

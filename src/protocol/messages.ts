@@ -206,6 +206,13 @@ export interface Call {
   args?: unknown[];
   /** CALL.ArgumentsKw: keyword arguments. */
   kwargs?: Dict;
+  /**
+   * The payload as the client's own JSON text, from the end of the previous element
+   * to the end of the frame (`,[…],{…}]`, or `]` without a payload): set by the
+   * `wamp.2.json` codec so that a message to another `wamp.2.json` peer carries it
+   * out without encoding it again. Always the same payload as `args` and `kwargs`.
+   */
+  tail?: string;
 }
 
 /** Caller → router: cancel a call in flight. */
@@ -230,6 +237,13 @@ export interface Result {
   args?: unknown[];
   /** RESULT.ArgumentsKw: keyword result. */
   kwargs?: Dict;
+  /**
+   * The payload as the client's own JSON text, from the end of the previous element
+   * to the end of the frame (`,[…],{…}]`, or `]` without a payload): set by the
+   * `wamp.2.json` codec so that a message to another `wamp.2.json` peer carries it
+   * out without encoding it again. Always the same payload as `args` and `kwargs`.
+   */
+  tail?: string;
 }
 
 /** Callee → router: offer a procedure. */
@@ -288,6 +302,13 @@ export interface Invocation {
   args?: unknown[];
   /** INVOCATION.ArgumentsKw: the call's keyword arguments. */
   kwargs?: Dict;
+  /**
+   * The payload as the client's own JSON text, from the end of the previous element
+   * to the end of the frame (`,[…],{…}]`, or `]` without a payload): set by the
+   * `wamp.2.json` codec so that a message to another `wamp.2.json` peer carries it
+   * out without encoding it again. Always the same payload as `args` and `kwargs`.
+   */
+  tail?: string;
 }
 
 /** Router → callee: the caller canceled the call. */
@@ -312,6 +333,13 @@ export interface Yield {
   args?: unknown[];
   /** YIELD.ArgumentsKw: keyword result. */
   kwargs?: Dict;
+  /**
+   * The payload as the client's own JSON text, from the end of the previous element
+   * to the end of the frame (`,[…],{…}]`, or `]` without a payload): set by the
+   * `wamp.2.json` codec so that a message to another `wamp.2.json` peer carries it
+   * out without encoding it again. Always the same payload as `args` and `kwargs`.
+   */
+  tail?: string;
 }
 
 /** v1 client → router: define a CURIE prefix for this connection. */

@@ -141,9 +141,13 @@ export interface CallRequest {
   kwargs?: Dict;
   /** CALL.Options: `receive_progress` and `timeout` (ms, 0 = none) are honored. */
   options: Dict;
+  /** The payload as the caller's JSON text, passed on in the INVOCATION (see `Call.tail` in protocol/messages.ts). */
+  tail?: string;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const NO_DETAILS: Dict = Object.freeze({}) as Dict;
+const PROGRESS: Dict = Object.freeze({ progress: true }) as Dict;
 
 /** Cancel modes of WAMP call canceling. */
 export type CancelMode = "skip" | "kill" | "killnowait";
@@ -289,7 +293,7 @@ export class Dealer {
     }
     if (req.options.receive_progress === true) details.receive_progress = true;
     if (reg.match !== "exact") details.procedure = req.procedure;
-    this.#invoke(caller, req.request, callee, reg, details, req.args, req.kwargs, timeout);
+    this.#invoke(caller, req.request, callee, reg, details, req.args, req.kwargs, timeout, req.tail);
   }
 
   /**
@@ -307,7 +311,7 @@ export class Dealer {
     args?: unknown[],
     kwargs?: Dict,
   ): void {
-    this.#invoke(caller, request, callee, reg, details, args, kwargs, 0);
+    this.#invoke(caller, request, callee, reg, details, args, kwargs, 0, undefined);
   }
 
   /** The callee serving invocation `invocation`, while it is in flight. */
@@ -324,6 +328,7 @@ export class Dealer {
     args: unknown[] | undefined,
     kwargs: Dict | undefined,
     timeout: number,
+    tail: string | undefined,
   ): void {
     const pending: PendingCall = {
       invocation: this.#invocationIds.next(),
@@ -346,6 +351,7 @@ export class Dealer {
       details,
       args,
       kwargs,
+      tail,
     });
   }
 
@@ -353,7 +359,14 @@ export class Dealer {
    * A callee's YIELD. Answers for calls it does not hold (late, canceled or forged)
    * are dropped.
    */
-  yield(callee: Participant, invocation: number, options: Dict, args?: unknown[], kwargs?: Dict): void {
+  yield(
+    callee: Participant,
+    invocation: number,
+    options: Dict,
+    args?: unknown[],
+    kwargs?: Dict,
+    tail?: string,
+  ): void {
     const pending = this.#pending.get(invocation);
     if (pending === undefined || pending.callee !== callee) return;
     const progress = options.progress === true;
@@ -366,9 +379,10 @@ export class Dealer {
     pending.caller.send({
       type: T.RESULT,
       request: pending.request,
-      details: progress ? { progress: true } : {},
+      details: progress ? PROGRESS : NO_DETAILS,
       args,
       kwargs,
+      tail,
     });
   }
 

@@ -241,7 +241,7 @@ export class WampV2Session extends NetworkSession {
       case T.UNREGISTER:
         return this.#unregister(msg);
       case T.YIELD:
-        return this.realm!.dealer.yield(this, msg.request, msg.options, msg.args, msg.kwargs);
+        return this.realm!.dealer.yield(this, msg.request, msg.options, msg.args, msg.kwargs, msg.tail);
       case T.ERROR:
         return this.realm!.dealer.error(this, msg.request as number, msg.error, msg.args, msg.kwargs);
       case T.AUTHENTICATE:
