@@ -18,7 +18,9 @@
  *    messages/s from the first measured publish to the last receipt; CPU
  *    µs/message of the publisher (this process), of the consumer (the child,
  *    measured from the end of the warm-up to its last message) and of the broker
- *    (every `beam.smp`, from /proc, 10 ms ticks); lost messages.
+ *    (every `beam.smp`, from /proc, 10 ms ticks); lost messages; and, as a
+ *    check that the machine was quiet, the CPU that other processes used
+ *    meanwhile (the whole machine's busy time minus the three), in cores.
  * 2. Latency. On two fresh connections in this process, 1,000 messages one at a
  *    time (100 more first, not counted), each sent only once the previous one
  *    has arrived: p50 and p99 round trip in µs.
@@ -45,13 +47,17 @@
 
 import process from "node:process";
 import { Buffer } from "node:buffer";
-import amqplibModule from "amqplib";
+import {
+  type AmqpChannel as RouterChannel,
+  amqpConnect,
+  type AmqpConnection as RouterConnection,
+} from "../src/net/amqp.ts";
 import { pack } from "msgpackr";
 import { type StompClient, stompClient } from "../src/bridge/stomp_client.ts";
 import { parseStompUrl } from "../src/bridge/stomp_url.ts";
 import { withTimeout } from "./lib/child.ts";
 import { emit, lineSplitter } from "./lib/ipc.ts";
-import { CLK_TCK, cpuTicks, loadAverage } from "./lib/procfs.ts";
+import { CLK_TCK, cpuTicks, loadAverage, machineBusyTicks } from "./lib/procfs.ts";
 import { percentiles } from "./lib/stats.ts";
 
 const AMQP_URL = "amqp://guest:guest@127.0.0.1:5672";
@@ -94,49 +100,20 @@ function errorText(e: unknown): string {
 }
 
 // ---------------------------------------------------------------------------
-// The part of amqplib's (untyped) API used here.
+// amqplib as the router types it (src/net/amqp.ts), plus deleting an exchange.
 
-interface AmqpMessage {
-  content: Buffer;
-}
-
-interface AmqpChannel {
-  assertExchange(
-    name: string,
-    type: string,
-    options?: { durable?: boolean; autoDelete?: boolean },
-  ): Promise<unknown>;
+interface AmqpChannel extends RouterChannel {
   deleteExchange(name: string): Promise<unknown>;
-  assertQueue(
-    name: string,
-    options?: { durable?: boolean; exclusive?: boolean; autoDelete?: boolean },
-  ): Promise<{ queue: string }>;
-  bindQueue(queue: string, exchange: string, key: string): Promise<unknown>;
-  consume(
-    queue: string,
-    onMessage: (msg: AmqpMessage | null) => void,
-    options?: { noAck?: boolean },
-  ): Promise<{ consumerTag: string }>;
-  publish(exchange: string, key: string, content: Buffer): boolean;
-  once(event: string, listener: () => void): void;
-  on(event: string, listener: (...args: unknown[]) => void): void;
-  close(): Promise<void>;
 }
 
-interface AmqpConnection {
+interface AmqpConnection extends RouterConnection {
   createChannel(): Promise<AmqpChannel>;
-  close(): Promise<void>;
-  on(event: string, listener: (...args: unknown[]) => void): void;
 }
-
-const amqplib = amqplibModule as {
-  connect(url: string, socketOptions?: { noDelay?: boolean }): Promise<AmqpConnection>;
-};
 
 /** A connection and one channel; errors are logged, not thrown (an unhandled 'error' ends the process). */
 async function amqpChannel(): Promise<{ conn: AmqpConnection; ch: AmqpChannel }> {
   const conn = await withTimeout(
-    amqplib.connect(AMQP_URL, { noDelay: true }),
+    amqpConnect(AMQP_URL) as Promise<AmqpConnection>,
     CONNECT_TIMEOUT_MS,
     "AMQP connect timed out",
   );
@@ -187,7 +164,7 @@ const AMQP: Protocol = {
     const { conn, ch } = await amqpChannel();
     return {
       send: (body) => ch.publish(exchange, ROUTING_KEY, body),
-      drained: () => new Promise<void>((resolve) => ch.once("drain", resolve)),
+      drained: () => new Promise<void>((resolve) => ch.once("drain", () => resolve())),
       close: () => closeQuietly(conn),
     };
   },
@@ -311,6 +288,7 @@ async function consumerMain(kind: ProtocolName, exchange: string, expected: numb
   if (cpuUs < 0) cpuUs = received > WARMUP ? cpuSince() : 0;
   const result: ConsumerResult = { received, bad, lastAt, cpuUs };
   await emit({ result });
+  await stopped; // until this process closes its input: the queue stays until then
   await consumer.close();
   Deno.exit(0);
 }
@@ -526,6 +504,8 @@ interface ThroughputResult {
   publisherCpuUsPerMsg: number;
   consumerCpuUsPerMsg: number;
   brokerCpuUsPerMsg: number;
+  /** CPU that other processes used during the burst, in cores (0: the machine was quiet). */
+  otherCores: number;
   drainWaits: number;
   windowWaits: number;
   error?: string;
@@ -551,6 +531,7 @@ async function throughput(
     const t0 = now();
     const cpu0 = processCpuUs();
     const broker0 = brokerCpuUs(broker);
+    const machine0 = machineBusyTicks();
     const stats = await pump(pub, child, messages, WARMUP, window, performance.now() + BURST_TIMEOUT_MS);
     const left = BURST_TIMEOUT_MS - (now() - t0);
     let result: ConsumerResult;
@@ -562,6 +543,8 @@ async function throughput(
     }
     const cpu = processCpuUs() - cpu0;
     const brokerCpu = brokerCpuUs(broker) - broker0;
+    const machineCpu = (machineBusyTicks() - machine0) * (1e6 / CLK_TCK);
+    const wallUs = (now() - t0) * 1000;
     const measured = Math.max(0, result.received - WARMUP);
     const seconds = (result.lastAt - t0) / 1000;
     return {
@@ -573,6 +556,7 @@ async function throughput(
       publisherCpuUsPerMsg: cpu / stats.sent,
       consumerCpuUsPerMsg: result.cpuUs / Math.max(1, measured),
       brokerCpuUsPerMsg: brokerCpu / stats.sent,
+      otherCores: Math.max(0, machineCpu - cpu - brokerCpu - result.cpuUs) / wallUs,
       drainWaits: stats.drainWaits,
       windowWaits: stats.windowWaits,
     };
@@ -586,6 +570,7 @@ async function throughput(
       publisherCpuUsPerMsg: NaN,
       consumerCpuUsPerMsg: NaN,
       brokerCpuUsPerMsg: NaN,
+      otherCores: NaN,
       drainWaits: 0,
       windowWaits: 0,
       error: errorText(e),
@@ -686,14 +671,16 @@ async function main(): Promise<void> {
 
   console.log();
   console.log(
-    "| protocol | msgs/s | publisher CPU µs/msg | consumer CPU µs/msg | broker CPU µs/msg | lost | " +
+    "| protocol | msgs/s | publisher CPU µs/msg | consumer CPU µs/msg | broker CPU µs/msg | other CPU, cores | lost | " +
       "drain / window waits | latency p50 µs | p99 µs |",
   );
-  console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const { protocol, throughput: t, latency: l } of rows) {
     console.log(
       `| ${protocol} | ${fixed(t.msgsPerSec, 0)} | ${fixed(t.publisherCpuUsPerMsg)} | ` +
-        `${fixed(t.consumerCpuUsPerMsg)} | ${fixed(t.brokerCpuUsPerMsg)} | ${t.lost} | ` +
+        `${fixed(t.consumerCpuUsPerMsg)} | ${fixed(t.brokerCpuUsPerMsg)} | ${
+          fixed(t.otherCores)
+        } | ${t.lost} | ` +
         `${t.drainWaits} / ${t.windowWaits} | ${fixed(l.p50Us, 0)} | ${fixed(l.p99Us, 0)} |`,
     );
   }
