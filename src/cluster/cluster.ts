@@ -189,7 +189,14 @@ export class Cluster implements Backbone {
     return ch.waitForConfirms();
   }
 
-  /** Registrations refused because another node held them at the same moment, in every realm. */
+  /** Publishes sent to the other nodes, in every realm. */
+  get relayed(): number {
+    let n = 0;
+    for (const link of this.#links.values()) n += link.relayed;
+    return n;
+  }
+
+  /** Registrations of one procedure made on two nodes at once (settled for the earlier), in every realm. */
   get conflicts(): number {
     let n = 0;
     for (const link of this.#links.values()) n += link.conflicts;
@@ -387,7 +394,7 @@ export class Cluster implements Backbone {
 
   #adopt(node: string, state: Record<string, RealmState>): void {
     for (const [name, link] of this.#links) {
-      link.adopt(node, state[name] ?? { sessions: [], regs: [], testaments: [] });
+      link.adopt(node, state[name] ?? { sessions: [], regs: [], testaments: [], watch: [] });
     }
   }
 }

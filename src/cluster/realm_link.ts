@@ -24,6 +24,7 @@ import type { PublishRelay, PublishRequest, Subscription } from "../realm/broker
 import type { CancelMode, Registration } from "../realm/dealer.ts";
 import { bothListeners, type Participant } from "../realm/participant.ts";
 import type { Realm, SessionListener } from "../realm/realm.ts";
+import { MetaTopic } from "../realm/meta.ts";
 import { bindingKeys, RETAINED_KEY, routingKey } from "./keys.ts";
 import { NodeCaller, payload, RemoteSession, sessionInfo } from "./remote.ts";
 import type { RemoteOutlet } from "./remote.ts";
@@ -48,10 +49,13 @@ export interface Backbone {
 }
 
 const CANCEL_MODES: readonly string[] = ["skip", "kill", "killnowait"];
+const META_TOPICS: ReadonlySet<string> = new Set(Object.values(MetaTopic));
 
 /** What this node knows of another node in this realm. */
 interface Peer {
   sessions: Map<number, RemoteSession>;
+  /** The meta topics its subscribers hold. */
+  watch: Set<string>;
   /** Per session, its registrations by `match procedure`. */
   regs: Map<number, Map<string, RegInfo>>;
   /** Set once the node has routed a call here. */
@@ -71,8 +75,12 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
   readonly exchange: string;
   /** Registrations of one procedure made on two nodes at once, settled for the earlier. */
   conflicts = 0;
+  /** Publishes sent to the other nodes. */
+  relayed = 0;
   #bindings = new Map<string, number>();
   #peers = new Map<string, Peer>();
+  /** The meta topics this node's subscribers hold (told to the others, so they publish only those). */
+  #watch = new Set<string>();
 
   /**
    * Hooks into `realm` (call once, before clients connect).
@@ -88,10 +96,16 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
     const { broker, dealer } = realm;
     broker.relay = this;
     broker.listener = bothListeners(broker.listener, {
-      created: (_s, sub) => this.#need(sub, 1),
+      created: (_s, sub) => {
+        this.#need(sub, 1);
+        this.#rewatch(sub);
+      },
       added: () => {},
       removed: () => {},
-      deleted: (_s, sub) => this.#need(sub, -1),
+      deleted: (_s, sub) => {
+        this.#need(sub, -1);
+        this.#rewatch(sub);
+      },
     });
     dealer.listener = bothListeners(dealer.listener, {
       created: () => {},
@@ -106,6 +120,18 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
       this.bb.broadcast({ k: "tst", n: bb.node, r: realm.name, i: s.id, d: detached, x: destroyed });
     };
     for (const sub of broker.subscriptions()) this.#need(sub, 1);
+    this.#watch = this.#watched();
+  }
+
+  /**
+   * Whether a publish on `topic` may reach a subscriber on another node. Meta
+   * events are published on every join and subscribe, so for them the answer is
+   * what the other nodes said they watch; any other topic may be bound somewhere.
+   */
+  mayReach(topic: string): boolean {
+    if (!META_TOPICS.has(topic)) return true;
+    for (const peer of this.#peers.values()) if (peer.watch.has(topic)) return true;
+    return false;
   }
 
   /** The binding keys this realm needs now (after a reconnection, all of them are bound again). */
@@ -129,6 +155,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
     if (req.args !== undefined) m.a = req.args;
     if (req.kwargs !== undefined) m.w = req.kwargs;
     if (identity !== null) m.d = identity;
+    this.relayed++;
     this.bb.publish(this.exchange, req.options.retain === true ? RETAINED_KEY : routingKey(req.topic), m);
   }
 
@@ -159,7 +186,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
         if (shared(c)) regs.push({ i: c.id, p: reg.procedure, m: reg.match, v: reg.invoke, at: reg.created });
       }
     }
-    return { sessions, regs, testaments };
+    return { sessions, regs, testaments, watch: [...this.#watch] };
   }
 
   #need(sub: Subscription, delta: 1 | -1): void {
@@ -173,6 +200,22 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
         this.bb.unbind(this.exchange, key);
       }
     }
+  }
+
+  /** The meta topics some subscription here matches. */
+  #watched(): Set<string> {
+    const out = new Set<string>();
+    for (const t of META_TOPICS) if (this.realm.broker.matching(t).length > 0) out.add(t);
+    return out;
+  }
+
+  /** After a subscription came or went: if what this node watches changed, the others are told. */
+  #rewatch(sub: Subscription): void {
+    if (sub.match === "exact" && !META_TOPICS.has(sub.topic)) return;
+    const now = this.#watched();
+    if (now.size === this.#watch.size && [...now].every((t) => this.#watch.has(t))) return;
+    this.#watch = now;
+    this.bb.broadcast({ k: "watch", n: this.bb.node, r: this.realm.name, w: [...now] });
   }
 
   #announceReg(k: "reg" | "unreg", s: Participant, reg: Registration): void {
@@ -277,6 +320,9 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
         return this.#addReg(m.n, m);
       case "unreg":
         return this.#removeReg(m.n, m);
+      case "watch":
+        this.#peer(m.n).watch = new Set(m.w);
+        return;
       case "tst": {
         const rs = this.#peers.get(m.n)?.sessions.get(m.i);
         if (rs !== undefined) this.realm.testaments.set(rs, { detached: m.d, destroyed: m.x });
@@ -345,6 +391,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
    */
   adopt(node: string, state: RealmState): void {
     const peer = this.#peer(node);
+    peer.watch = new Set(state.watch);
     const listed = new Set(state.sessions.map((s) => s.id));
     for (const rs of [...peer.sessions.values()]) if (!listed.has(rs.id)) this.#removeSession(rs, true);
     for (const info of state.sessions) if (!peer.sessions.has(info.id)) this.#addSession(node, info, true);
@@ -384,7 +431,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
   #peer(node: string): Peer {
     let peer = this.#peers.get(node);
     if (peer === undefined) {
-      this.#peers.set(node, peer = { sessions: new Map(), regs: new Map(), caller: null });
+      this.#peers.set(node, peer = { sessions: new Map(), watch: new Set(), regs: new Map(), caller: null });
     }
     return peer;
   }

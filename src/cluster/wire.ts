@@ -6,7 +6,8 @@
  * Broadcast to every node (the control exchange): `hello` (a node starts or comes
  * back, with everything it holds; the others answer `state` to it alone), `hb`
  * (heartbeat), `bye` (a node stops), `join` / `leave` (a session), `reg` / `unreg`
- * (a callee joins or leaves a registration) and `tst` (a session's testaments).
+ * (a callee joins or leaves a registration), `tst` (a session's testaments) and
+ * `watch` (the meta topics the node's subscribers hold).
  *
  * Through a realm's exchange: `ev`, a publish.
  *
@@ -64,6 +65,8 @@ export interface RealmState {
   regs: RegInfo[];
   /** Testaments by session id: `[id, detached, destroyed]`. */
   testaments: [number, Testament[], Testament[]][];
+  /** The meta topics some subscription on the node matches. */
+  watch: string[];
 }
 
 /** Every backbone message. */
@@ -77,6 +80,7 @@ export type ClusterMessage =
   | ({ k: "reg"; n: string; r: string } & RegInfo)
   | ({ k: "unreg"; n: string; r: string } & RegInfo)
   | { k: "tst"; n: string; r: string; i: number; d: Testament[]; x: Testament[] }
+  | { k: "watch"; n: string; r: string; w: string[] }
   | { k: "ev"; n: string; r: string; p: number; t: string; a?: unknown[]; w?: Dict; o: Dict; d?: Dict }
   | {
     k: "inv";
@@ -113,6 +117,7 @@ export function decodeMessage(bytes: Uint8Array): ClusterMessage | null {
 
 const isDict = (v: unknown): v is Dict => typeof v === "object" && v !== null && !Array.isArray(v);
 const isText = (v: unknown): v is string => typeof v === "string";
+const isTexts = (v: unknown): v is string[] => Array.isArray(v) && v.every(isText);
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
 const isPayload = (m: Dict): boolean => (m.a == null || Array.isArray(m.a)) && (m.w == null || isDict(m.w));
 
@@ -140,7 +145,7 @@ function isRealmState(v: unknown): v is RealmState {
     v.regs.every((r) => isDict(r) && isReg(r)) && Array.isArray(v.testaments) &&
     v.testaments.every((t) =>
       Array.isArray(t) && t.length === 3 && isNum(t[0]) && isTestaments(t[1]) && isTestaments(t[2])
-    );
+    ) && isTexts(v.watch);
 }
 
 function isMessage(m: unknown): m is ClusterMessage {
@@ -162,6 +167,8 @@ function isMessage(m: unknown): m is ClusterMessage {
       return realm && isReg(m);
     case "tst":
       return realm && isNum(m.i) && isTestaments(m.d) && isTestaments(m.x);
+    case "watch":
+      return realm && isTexts(m.w);
     case "ev":
       return realm && isNum(m.p) && isText(m.t) && isDict(m.o) && (m.d == null || isDict(m.d)) &&
         isPayload(m);

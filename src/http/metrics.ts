@@ -147,6 +147,7 @@ function clusterMetrics(out: Exposition, cluster: Cluster): void {
   for (
     const [name, value, help] of [
       ["sent", c.sent, "Messages published to the backbone."],
+      ["relayed", cluster.relayed, "Publishes sent to the other nodes (meta events only when one watches)."],
       ["received", c.received, "Messages received from other nodes."],
       ["malformed", c.malformed, "Backbone messages dropped as malformed."],
       ["unsent", c.unsent, "Messages not sent while the backbone was down."],

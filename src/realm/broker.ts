@@ -74,6 +74,11 @@ export interface PublishRelay {
    * @param identity the publisher's disclosed identity, or null
    */
   published(req: PublishRequest, publication: number, identity: Dict | null): void;
+  /**
+   * Whether a publish on `topic` may reach a subscriber on another node: false only
+   * when the relay knows that none holds it (it tracks the meta topics).
+   */
+  mayReach(topic: string): boolean;
 }
 
 /** Publish & subscribe for one realm. */
@@ -247,8 +252,8 @@ export class Broker {
    * exist, or other nodes of a cluster may have subscribers.
    */
   mayDeliver(topic: string): boolean {
-    return this.relay !== null || this.#index.patternCount > 0 ||
-      this.#index.get(topic, "exact") !== undefined;
+    return this.#index.patternCount > 0 || this.#index.get(topic, "exact") !== undefined ||
+      (this.relay !== null && this.relay.mayReach(topic));
   }
 
   /** How many subscriptions `s` holds. */

@@ -1,9 +1,12 @@
 /**
- * Races between the nodes of a cluster, run in one process so the moment can be
- * chosen: two nodes (real routers on ephemeral ports, each with its own backbone
- * connection to the machine's RabbitMQ) take the same `single` procedure before
- * either has heard of the other. Every node must settle on the same one, the
- * earlier; the other callee is told by registration revocation.
+ * Cluster nodes run in one process, where the test can choose the moment and read
+ * each node's own counters: real routers on ephemeral ports, each with its own
+ * backbone connection to the machine's RabbitMQ.
+ *
+ * - Races: two nodes take the same `single` procedure before either has heard of
+ *   the other. Every node must settle on the same one, the earlier; the other
+ *   callee is told by registration revocation.
+ * - Meta events cost the backbone nothing while no other node watches them.
  *
  * @module
  */
@@ -100,6 +103,40 @@ clusterTest(
       assert.equal(unregister[4], "wamp.error.no_such_registration", JSON.stringify(unregister));
       const conflicts = servers.reduce((n, s) => n + s.cluster!.conflicts, 0);
       assert.ok(conflicts >= 1, "the conflict is counted");
+    } finally {
+      await Promise.all(clients.map((x) => x.close()));
+      await Promise.all(servers.map((s) => s.close()));
+      await deleteClusterLeftovers(cluster).catch(() => {});
+    }
+  },
+);
+
+clusterTest(
+  "cluster meta events: a join and a leave on node A send nothing to the backbone while no node watches on_join/on_leave; once B's subscriber watches, they reach it",
+  async () => {
+    const { servers, cluster } = await nodes(2, "watch");
+    const clients: RawClient[] = [];
+    try {
+      const [a, b] = servers;
+      const before = a.cluster!.relayed;
+      const quiet = (await rawV2(a.wsUrl)).client;
+      await quiet.close();
+      await waitUntil(() => a.router.realm("realm1")!.sessionCount === 1, "the session to leave A");
+      assert.equal(a.cluster!.relayed, before, "no meta event went to the backbone");
+
+      const watcher = (await rawV2(b.wsUrl)).client;
+      clients.push(watcher);
+      const sub = await ask(watcher, [32, rid(), {}, "wamp.session.on_join"]);
+      assert.equal(sub[0], 33, JSON.stringify(sub));
+      const linkA = a.cluster!.link("realm1")!;
+      await waitUntil(() => linkA.mayReach("wamp.session.on_join"), "A to hear that B watches on_join");
+      assert.ok(!linkA.mayReach("wamp.session.on_leave"), "on_leave is still watched by nobody");
+      const joining = await rawV2(a.wsUrl);
+      clients.push(joining.client);
+      const event = await watcher.next("on_join on B") as unknown[];
+      assert.equal(event[0], 36);
+      assert.equal((event[4] as [{ session: number }])[0].session, joining.session);
+      assert.equal(a.cluster!.relayed, before + 1, "exactly the watched on_join");
     } finally {
       await Promise.all(clients.map((x) => x.close()));
       await Promise.all(servers.map((s) => s.close()));
