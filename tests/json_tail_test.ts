@@ -109,13 +109,36 @@ Deno.test("wamp.2.json: INVOCATION and RESULT around a client's own payload text
           ...plain(payload),
         ]);
         assert.deepEqual(JSON.parse(wampV2Json.encode(result) as string), [50, 7, {}, ...plain(payload)]);
-        assert.deepEqual(
+        assert.equal(
+          JSON.stringify(JSON.parse(wampV2Json.encode(result) as string)),
           wampV2Json.encode({ ...result, tail: undefined }),
-          JSON.stringify([50, 7, {}, ...payload]),
-          "without a tail, the encoder's own",
+          "the same frame as the encoder's own",
         );
       },
     ),
     { seed: SEED, numRuns: 1000 },
   );
+});
+
+Deno.test("wamp.2.json: a payload the encoder would write otherwise (an empty list or dict) is encoded, not passed on", () => {
+  for (
+    const [frame, expected] of [
+      ["[70,9,{},[]]", "[50,7,{}]"],
+      ["[70,9,{},[],{}]", "[50,7,{}]"],
+      ['[70,9,{},["x"],{}]', '[50,7,{},["x"]]'],
+      ['[70,9,{},[],{"k":1}]', '[50,7,{},[],{"k":1}]'],
+    ]
+  ) {
+    const y = wampV2Json.decode(frame);
+    assert.ok(y.type === 70);
+    const result: Result = {
+      type: 50,
+      request: 7,
+      details: {},
+      args: y.args,
+      kwargs: y.kwargs,
+      tail: y.tail,
+    };
+    assert.equal(wampV2Json.encode(result), expected, frame);
+  }
 });

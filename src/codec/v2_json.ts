@@ -8,8 +8,8 @@
  */
 
 import { MessageType as T, Subprotocol } from "../protocol/constants.ts";
-import type { ClientMessage, Event, RouterMessage } from "../protocol/messages.ts";
-import { type Codec, type Frame, JSON_SLOT, jsonArray, jsonArrayTail } from "./codec.ts";
+import type { ClientMessage, Dict, Event, RouterMessage } from "../protocol/messages.ts";
+import { type Codec, type Frame, hasKeys, JSON_SLOT, jsonArray, jsonArrayTail } from "./codec.ts";
 import { v2ClientMessage, v2EventArray, v2RouterArray } from "./v2_messages.ts";
 
 /** The codec for `wamp.2.json`. Stateless: one instance serves every session (it owns {@link JSON_SLOT}). */
@@ -20,9 +20,10 @@ export class WampV2JsonCodec implements Codec {
   /** Decodes a `wamp.2.json` frame; see {@link Codec.decode}. */
   decode(frame: Frame): ClientMessage {
     const m = v2ClientMessage(jsonArray(frame));
-    // A call's arguments and a callee's result go on as the client wrote them (see `tail`).
-    if (m.type === T.CALL) m.tail = jsonArrayTail(frame as string, 4);
-    else if (m.type === T.YIELD) m.tail = jsonArrayTail(frame as string, 3);
+    // A call's arguments and a callee's result go on as the client wrote them (see `tail`),
+    // unless encoding would write them otherwise (an empty list or dict is left out).
+    if (m.type === T.CALL && normal(m)) m.tail = jsonArrayTail(frame as string, 4);
+    else if (m.type === T.YIELD && normal(m)) m.tail = jsonArrayTail(frame as string, 3);
     return m;
   }
 
@@ -46,6 +47,11 @@ export class WampV2JsonCodec implements Codec {
     ev.frames[this.slot] = frame;
     return frame;
   }
+}
+
+/** Whether a payload is as the encoder would write it: no empty dict, and no empty list without one. */
+function normal(m: { args?: unknown[]; kwargs?: Dict }): boolean {
+  return m.kwargs === undefined ? m.args === undefined || m.args.length > 0 : hasKeys(m.kwargs);
 }
 
 /** The shared `wamp.2.json` codec. */
