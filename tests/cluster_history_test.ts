@@ -39,6 +39,7 @@ import {
 } from "./cluster_nodes.ts";
 import { RawClient, rawV1, rawV2, rid, waitUntil, within } from "./helpers.ts";
 import { MANAGEMENT_URL, rabbit } from "./rabbitmq.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
 
 // ---------------------------------------------------------------------------
 // Frames and bounds
@@ -686,103 +687,6 @@ async function rawHealth(port: number): Promise<NodeHealth> {
   }
 }
 
-/**
- * A TCP proxy on 127.0.0.1 to a port. {@link hold} makes it refuse new connections
- * (accepted and closed at once, counted in {@link refused}) while those open go on;
- * {@link release} lets them through again. A tab that loads its page through it has
- * its WebSocket go through it too, so the test decides when a reconnecting tab gets
- * back in, whichever process it then reaches behind the port.
- */
-class GateProxy {
-  refused = 0;
-  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  readonly #open = new Set<Deno.Conn>();
-  readonly #pipes = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
-  #held = false;
-
-  constructor(readonly target: number) {
-    this.#accepting = this.#accept();
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.#listener.addr.port}/`;
-  }
-
-  hold(): void {
-    this.#held = true;
-  }
-
-  release(): void {
-    this.#held = false;
-  }
-
-  async close(): Promise<void> {
-    this.#held = true;
-    closeQuietly(this.#listener);
-    for (const conn of this.#open) closeQuietly(conn);
-    this.#open.clear();
-    await this.#accepting;
-    await Promise.all(this.#pipes);
-  }
-
-  async #accept(): Promise<void> {
-    try {
-      for await (const client of this.#listener) {
-        if (this.#held) {
-          this.refused++;
-          closeQuietly(client);
-          continue;
-        }
-        const pipe = this.#pipe(client);
-        this.#pipes.add(pipe);
-        pipe.finally(() => this.#pipes.delete(pipe));
-      }
-    } catch {
-      // the listener was closed
-    }
-  }
-
-  async #pipe(client: Deno.Conn): Promise<void> {
-    let server: Deno.Conn;
-    try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
-    } catch {
-      closeQuietly(client);
-      return;
-    }
-    this.#open.add(client);
-    this.#open.add(server);
-    await Promise.race([pump(client, server), pump(server, client)]);
-    for (const conn of [client, server]) {
-      this.#open.delete(conn);
-      closeQuietly(conn);
-    }
-  }
-}
-
-/** Copies `from` to `to` until either ends. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(64 * 1024);
-  try {
-    for (;;) {
-      const n = await from.read(buffer);
-      if (n === null) return;
-      for (let done = 0; done < n;) done += await to.write(buffer.subarray(done, n));
-    }
-  } catch {
-    // closed under us, or reset (the node died)
-  }
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // already closed
-  }
-}
-
 /** The little of the DOM {@link readFeed} touches (this file is checked without the DOM library). */
 interface FeedNode {
   readonly textContent: string | null;
@@ -846,7 +750,7 @@ Deno.test({
   async fn() {
     if (browserMissing !== null) throw new Error(browserMissing);
     const port = freePort();
-    const proxy = new GateProxy(port);
+    const proxy = new TcpProxy(port);
     let browser: Browser | null = null;
     try {
       await withClusterName("hist_d", async (cluster, nodes, clients) => {
@@ -930,7 +834,7 @@ Deno.test({
         await waitUntil(() => proxy.refused > 0, "the tab to try again and be refused", PAGE_MS);
         assert.notEqual(await page.locator("#status").getAttribute("data-state"), "connected", "still out");
 
-        proxy.release();
+        proxy.restore();
         await waitBadge(page, "connected");
         const caughtUp = [...beforeCut, ...missed.map((m) => `tab: ${m}`)];
         await waitForFeed(page, caughtUp, "the tab back on node 2");

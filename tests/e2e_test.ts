@@ -38,6 +38,7 @@ import { createPushApp, MESSAGES_TOPIC, pushApp, type PushAppInstance } from "..
 import { BRIDGE_ROLE } from "../src/bridge/queue_bridge.ts";
 import { connectV2, RawClient, waitUntil, within } from "./helpers.ts";
 import { haveOpenssl, makeCertificate } from "./tls.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const LAUNCH_ARGS = [
@@ -143,7 +144,7 @@ class Harness {
   readonly problems: string[] = [];
   readonly #contexts: BrowserContext[] = [];
   readonly #servers: RunningServer[] = [];
-  readonly #proxies: CuttableProxy[] = [];
+  readonly #proxies: TcpProxy[] = [];
 
   constructor(readonly browser: Browser) {}
 
@@ -178,9 +179,9 @@ class Harness {
     return page;
   }
 
-  /** Starts a TCP proxy to `server` (see {@link CuttableProxy}); closed after the test. */
-  proxy(server: RunningServer): CuttableProxy {
-    const proxy = new CuttableProxy(server.port);
+  /** Starts a TCP proxy to `server` (see {@link TcpProxy}); closed after the test. */
+  proxy(server: RunningServer): TcpProxy {
+    const proxy = new TcpProxy(server.port);
     this.#proxies.push(proxy);
     return proxy;
   }
@@ -190,113 +191,6 @@ class Harness {
     for (const c of this.#contexts.splice(0)) await c.close().catch(() => {});
     for (const p of this.#proxies.splice(0)) await p.close();
     for (const s of this.#servers.splice(0)) await s.close();
-  }
-}
-
-/**
- * A TCP proxy on 127.0.0.1 (an ephemeral port) to a server's port, whose link can be
- * cut: {@link cut} closes every connection through it and refuses new ones (accepted
- * and closed at once, counted in {@link refused}) until {@link restore}. A tab that
- * loads its page through {@link url} has its WebSocket go through it too (the page
- * connects to its own origin, which the server sees as its own: the Host header is
- * the proxy's).
- */
-class CuttableProxy {
-  /** Connections refused while cut. */
-  refused = 0;
-  readonly #listener: Deno.TcpListener;
-  readonly #open = new Set<Deno.Conn>();
-  readonly #accepting: Promise<void>;
-  #cut = false;
-
-  constructor(readonly target: number) {
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#accepting = this.#accept();
-  }
-
-  get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  /** The page URL through the proxy. */
-  get url(): string {
-    return `http://127.0.0.1:${this.port}/`;
-  }
-
-  /** Closes every connection through the proxy and refuses new ones. */
-  cut(): void {
-    this.#cut = true;
-    for (const conn of this.#open) closeQuietly(conn);
-    this.#open.clear();
-  }
-
-  /** Accepts connections again. */
-  restore(): void {
-    this.#cut = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    closeQuietly(this.#listener);
-    await this.#accepting;
-  }
-
-  async #accept(): Promise<void> {
-    try {
-      for await (const client of this.#listener) {
-        if (this.#cut) {
-          this.refused++;
-          closeQuietly(client);
-        } else {
-          this.#pipe(client);
-        }
-      }
-    } catch {
-      // the listener was closed
-    }
-  }
-
-  async #pipe(client: Deno.Conn): Promise<void> {
-    let server: Deno.Conn;
-    try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
-    } catch {
-      closeQuietly(client);
-      return;
-    }
-    if (this.#cut) {
-      closeQuietly(client);
-      closeQuietly(server);
-      return;
-    }
-    this.#open.add(client);
-    this.#open.add(server);
-    await Promise.race([pump(client, server), pump(server, client)]);
-    for (const conn of [client, server]) {
-      if (this.#open.delete(conn)) closeQuietly(conn);
-    }
-  }
-}
-
-/** Copies `from` to `to` until either ends. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(64 * 1024);
-  try {
-    for (;;) {
-      const n = await from.read(buffer);
-      if (n === null) return;
-      for (let done = 0; done < n;) done += await to.write(buffer.subarray(done, n));
-    }
-  } catch {
-    // closed under us (cut) or reset
-  }
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // already closed
   }
 }
 
@@ -1318,7 +1212,7 @@ async function assertGapLine(page: Page, listId: string, earliest: string, lates
  */
 async function cutAndRestore(
   page: Page,
-  proxy: CuttableProxy,
+  proxy: TcpProxy,
   whileOut: () => unknown,
 ): Promise<void> {
   proxy.cut();
