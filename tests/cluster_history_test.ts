@@ -40,6 +40,7 @@ import {
 import { RawClient, rawV1, rawV2, rid, waitUntil, within } from "./helpers.ts";
 import { MANAGEMENT_URL, rabbit } from "./rabbitmq.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
+import { CHROMIUM, haveChromium, LAUNCH_ARGS } from "./browser.ts";
 
 // ---------------------------------------------------------------------------
 // Frames and bounds
@@ -637,27 +638,8 @@ clusterTest(
 // ---------------------------------------------------------------------------
 // (d) The push page in Chromium, on two nodes that share one port
 
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** Bound for every wait on the page. */
 const PAGE_MS = 15_000;
-
-function haveChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
 
 /** A port no one listens on now: bound to 0 and closed again. */
 function freePort(): number {
@@ -763,7 +745,7 @@ Deno.test({
         await early.publishRead({ body: "before 2", details: [] });
 
         const { chromium } = await import("playwright-core");
-        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...LAUNCH_ARGS] });
         const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
         const page = await context.newPage();
         page.setDefaultTimeout(PAGE_MS);

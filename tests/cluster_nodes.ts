@@ -296,7 +296,7 @@ export async function deleteClusterLeftovers(name: string): Promise<void> {
 
 /**
  * Runs `fn` with `n` nodes of `options.cluster` that hear of each other, then
- * always kills them and deletes the cluster's exchanges.
+ * always kills them and deletes what the cluster left on the broker.
  */
 export async function withCluster(
   n: number,

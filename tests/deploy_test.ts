@@ -19,6 +19,7 @@ import {
   uniqueCluster,
 } from "./cluster_nodes.ts";
 import { freePort } from "./rabbitmq_node.ts";
+import { pollUntil } from "./rabbitmq.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const UNIT = Deno.readTextFileSync(`${ROOT}/deploy/tuerca@.service`);
@@ -173,7 +174,7 @@ clusterTest(
       }
       // Each process answers on the one port, and hears of the other.
       const seen = new Map<number, string[]>();
-      await waitUntilAsync(async () => {
+      const together = await pollUntil(async () => {
         try {
           const h = await healthOnNewConnection(port);
           seen.set(h.pid, h.cluster.nodes);
@@ -181,7 +182,8 @@ clusterTest(
           // not listening yet
         }
         return seen.size === 2 && [...seen.values()].every((nodes) => nodes.length === 1);
-      }, `both processes on port ${port} in one cluster: ${JSON.stringify([...seen])}`);
+      }, 20_000);
+      assert.ok(together, `both processes on port ${port} in one cluster: ${JSON.stringify([...seen])}`);
       assert.deepEqual([...seen.keys()].sort(), children.map((c) => c.pid).sort());
     } finally {
       for (const child of children) child.kill("SIGTERM");
@@ -203,12 +205,3 @@ clusterTest(
     }
   },
 );
-
-/** Polls an async condition every 50 ms until it holds, failing after 20 s. */
-async function waitUntilAsync(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

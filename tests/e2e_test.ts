@@ -39,18 +39,8 @@ import { BRIDGE_ROLE } from "../src/bridge/queue_bridge.ts";
 import { connectV2, RawClient, waitUntil, within } from "./helpers.ts";
 import { haveOpenssl, makeCertificate } from "./tls.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
+import { CHROMIUM, haveChromium as chromiumInstalled, LAUNCH_ARGS } from "./browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const CI = Deno.env.get("CI") === "true";
 /** Bound for every wait on a page. */
 const WAIT_MS = 10_000;
@@ -64,14 +54,6 @@ const NICK_KEY = "tuerca.nick";
 
 // ---------------------------------------------------------------------------
 // How this file runs: skipped, in a child with every permission, or here.
-
-function chromiumInstalled(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
 
 const haveChromium = chromiumInstalled();
 if (!haveChromium) {
@@ -202,7 +184,7 @@ let scenariosLeft = 0;
 function launchBrowser(): Promise<Browser> {
   sharedBrowser ??= (async () => {
     const { chromium } = await import("playwright-core");
-    return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+    return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...LAUNCH_ARGS] });
   })();
   return sharedBrowser;
 }

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { isDict } from "../codec/codec.ts";
 import { msgpackFormat } from "../codec/v2_msgpack.ts";
 import type { Dict } from "../protocol/messages.ts";
 import { isMatchPolicy, type MatchPolicy } from "../protocol/pattern.ts";
@@ -115,7 +116,6 @@ export function decodeMessage(bytes: Uint8Array): ClusterMessage | null {
   return isMessage(m) ? m : null;
 }
 
-const isDict = (v: unknown): v is Dict => typeof v === "object" && v !== null && !Array.isArray(v);
 const isText = (v: unknown): v is string => typeof v === "string";
 const isTexts = (v: unknown): v is string[] => Array.isArray(v) && v.every(isText);
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;

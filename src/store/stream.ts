@@ -28,10 +28,10 @@
  */
 
 import type { Buffer } from "node:buffer";
+import { isDict } from "../codec/codec.ts";
 import { msgpackFormat } from "../codec/v2_msgpack.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { Retrier } from "../net/retry.ts";
-import type { Dict } from "../protocol/messages.ts";
 import type { UriPattern } from "../protocol/pattern.ts";
 import {
   type AmqpChannel,
@@ -320,14 +320,12 @@ export class StreamStore implements EventStore {
 }
 
 function isMarker(v: unknown): v is { marker: string; at?: number } {
-  return typeof v === "object" && v !== null && typeof (v as Dict).marker === "string";
+  return isDict(v) && typeof v.marker === "string";
 }
 
 function isStoredEvent(v: unknown): v is StoredEvent {
-  if (typeof v !== "object" || v === null) return false;
-  const e = v as Dict;
-  return typeof e.topic === "string" && typeof e.publication === "number" &&
-    typeof e.timestamp === "number" &&
-    typeof e.details === "object" && e.details !== null && (e.args == null || Array.isArray(e.args)) &&
-    (e.kwargs == null || typeof e.kwargs === "object");
+  if (!isDict(v)) return false;
+  return typeof v.topic === "string" && typeof v.publication === "number" &&
+    typeof v.timestamp === "number" &&
+    isDict(v.details) && (v.args == null || Array.isArray(v.args)) && (v.kwargs == null || isDict(v.kwargs));
 }
