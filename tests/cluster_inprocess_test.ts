@@ -7,6 +7,8 @@
  *   the other. Every node must settle on the same one, the earlier; the other
  *   callee is told by registration revocation.
  * - Meta events cost the backbone nothing while no other node watches them.
+ * - The subscription meta procedures answer for every node's subscribers, v1 and
+ *   v2 alike, with one id per topic pattern wherever they are called.
  *
  * @module
  */
@@ -14,7 +16,17 @@
 import assert from "node:assert/strict";
 import { amqpUrlFromStomp } from "../src/bridge/stomp_url.ts";
 import type { RunningServer } from "../main.ts";
-import { ask, assertNothingQueued, RawClient, rawV2, rid, startTestServer, waitUntil } from "./helpers.ts";
+import {
+  ask,
+  assertNothingQueued,
+  RawClient,
+  rawSubscribe,
+  rawV1,
+  rawV2,
+  rid,
+  startTestServer,
+  waitUntil,
+} from "./helpers.ts";
 import { clusterTest, deleteClusterLeftovers, uniqueCluster } from "./cluster_nodes.ts";
 import { STOMP_URL } from "./rabbitmq.ts";
 
@@ -137,6 +149,91 @@ clusterTest(
       assert.equal(event[0], 36);
       assert.equal((event[4] as [{ session: number }])[0].session, joining.session);
       assert.equal(a.cluster!.relayed, before + 1, "exactly the watched on_join");
+    } finally {
+      await Promise.all(clients.map((x) => x.close()));
+      await Promise.all(servers.map((s) => s.close()));
+      await deleteClusterLeftovers(cluster).catch(() => {});
+    }
+  },
+);
+
+/** Calls a meta procedure from a raw v2 client; its one result, or the ERROR's URI thrown. */
+async function meta(client: RawClient, procedure: string, args: unknown[]): Promise<unknown> {
+  const request = rid();
+  const reply = await ask(client, [48, request, {}, procedure, args]);
+  if (reply[0] !== 50) throw new Error(`${procedure}: ${JSON.stringify(reply)}`);
+  return (reply[3] as unknown[])[0];
+}
+
+/** Calls a meta procedure from a raw v1 client; its result. */
+async function metaV1(client: RawClient, procedure: string, ...args: unknown[]): Promise<unknown> {
+  const call = `v1-${rid()}`;
+  const reply = await ask(client, [2, call, procedure, ...args]);
+  assert.deepEqual(reply.slice(0, 2), [3, call], JSON.stringify(reply));
+  return reply[2];
+}
+
+clusterTest(
+  "cluster meta API: wamp.subscription.list/lookup/match/get/list_subscribers/count_subscribers answer for every node (v1 and v2 subscribers), with one id per topic pattern, each node's own where it holds one",
+  async () => {
+    const { servers, cluster } = await nodes(3, "submeta");
+    const clients: RawClient[] = [];
+    try {
+      const [a, b, c] = servers;
+      const onA = await rawV2(a.wsUrl);
+      const onB = await rawV1(b.wsUrl);
+      const onC = await rawV2(c.wsUrl);
+      clients.push(onA.client, onB.client, onC.client);
+      const idA = await rawSubscribe(onA.client, "submeta.news");
+      onB.client.send([5, "submeta.news"]);
+      // The v1 session handles its frames in order: this answer means the SUBSCRIBE is in.
+      const idB = await metaV1(onB.client, "wamp.subscription.lookup", "submeta.news") as number;
+      const prefix = await ask(onC.client, [32, rid(), { match: "prefix" }, "submeta."]);
+      assert.equal(prefix[0], 33, JSON.stringify(prefix));
+      const idC = prefix[2] as number;
+      assert.equal(new Set([idA, idB, idC]).size, 3, `ids unique across the nodes: ${[idA, idB, idC]}`);
+      const v1Session = Number(onB.session);
+
+      // Each node shows its own id for the pattern it holds; C, which holds none, the lowest.
+      assert.equal(await meta(onA.client, "wamp.subscription.lookup", ["submeta.news"]), idA);
+      assert.equal(await meta(onC.client, "wamp.subscription.lookup", ["submeta.news"]), Math.min(idA, idB));
+      assert.equal(
+        await meta(onA.client, "wamp.subscription.lookup", ["submeta.", { match: "prefix" }]),
+        idC,
+      );
+      assert.deepEqual(await meta(onA.client, "wamp.subscription.match", ["submeta.news"]), [idA, idC]);
+      assert.deepEqual(await metaV1(onB.client, "wamp.subscription.match", "submeta.news"), [idB, idC]);
+      const listed = await meta(onA.client, "wamp.subscription.list", []) as Record<string, number[]>;
+      assert.deepEqual(listed.exact.filter((id) => id === idA || id === idB), [idA], JSON.stringify(listed));
+      assert.ok(listed.prefix.includes(idC), JSON.stringify(listed));
+
+      // Every node's id names the pattern, with every node's subscribers.
+      for (const [from, id] of [[onA.client, idB], [onC.client, idA], [onC.client, idB]] as const) {
+        const subscribers = await meta(from, "wamp.subscription.list_subscribers", [id]) as number[];
+        assert.deepEqual(subscribers.sort(), [onA.session, v1Session].sort(), `subscribers of ${id}`);
+        assert.equal(await meta(from, "wamp.subscription.count_subscribers", [id]), 2);
+      }
+      const details = await meta(onA.client, "wamp.subscription.get", [idC]);
+      assert.deepEqual({ ...details as object, created: undefined }, {
+        id: idC,
+        uri: "submeta.",
+        match: "prefix",
+        created: undefined,
+      });
+      const unknown = await ask(onA.client, [48, rid(), {}, "wamp.subscription.get", [12345]]);
+      assert.equal(unknown[4], "wamp.error.no_such_subscription", JSON.stringify(unknown));
+
+      // A's subscriber leaves: the pattern now has B's subscriber alone, under B's id.
+      const unsubscribed = await ask(onA.client, [34, rid(), idA]);
+      assert.equal(unsubscribed[0], 35, JSON.stringify(unsubscribed));
+      assert.equal(await meta(onC.client, "wamp.subscription.lookup", ["submeta.news"]), idB);
+      assert.deepEqual(await meta(onC.client, "wamp.subscription.list_subscribers", [idB]), [v1Session]);
+      await assert.rejects(meta(onC.client, "wamp.subscription.get", [idA]), /no_such_subscription/);
+
+      // A node that stops is no longer asked: the others answer without waiting for it.
+      await b.close();
+      await waitUntil(() => c.cluster!.status().nodes.length === 1, "C to hear that B left");
+      assert.equal(await meta(onC.client, "wamp.subscription.lookup", ["submeta.news"]), null);
     } finally {
       await Promise.all(clients.map((x) => x.close()));
       await Promise.all(servers.map((s) => s.close()));

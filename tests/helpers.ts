@@ -190,7 +190,7 @@ export async function rawRegister(client: RawClient, procedure: string): Promise
   return reply[2] as number;
 }
 
-/** A subscription id no router hands out (they count up from 1). */
+/** A subscription id no router hands out (they count up from 1, in a cluster from a point below 2^52). */
 const NEVER_AN_ID = 2 ** 53;
 
 /**

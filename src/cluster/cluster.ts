@@ -159,6 +159,7 @@ export class Cluster implements Backbone {
     this.#stopping = true;
     clearInterval(this.#timer);
     this.#retrier.stop();
+    for (const link of this.#links.values()) link.stop();
     const ch = this.#ch;
     const conn = this.#conn;
     if (ch === null || conn === null) return;

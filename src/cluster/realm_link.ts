@@ -25,10 +25,11 @@ import type { CancelMode, Registration } from "../realm/dealer.ts";
 import { bothListeners, type Participant } from "../realm/participant.ts";
 import type { Realm, SessionListener } from "../realm/realm.ts";
 import { MetaTopic } from "../realm/meta.ts";
+import type { RemoteSubscription, SubscriptionSource } from "../realm/subscription_table.ts";
 import { bindingKeys, RETAINED_KEY, routingKey } from "./keys.ts";
 import { NodeCaller, payload, RemoteSession, sessionInfo } from "./remote.ts";
 import type { RemoteOutlet } from "./remote.ts";
-import type { ClusterMessage, RealmState, RegInfo, SessionInfo } from "./wire.ts";
+import type { ClusterMessage, RealmState, RegInfo, SessionInfo, SubInfo } from "./wire.ts";
 
 /** What a realm link needs from the node's backbone connection. */
 export interface Backbone {
@@ -49,6 +50,11 @@ export interface Backbone {
 }
 
 const CANCEL_MODES: readonly string[] = ["skip", "kill", "killnowait"];
+/**
+ * How long the meta API waits for the other nodes' subscriptions. A node that has
+ * not answered by then (it is being lost: heartbeats give up after 3 s) is left out.
+ */
+export const SUBSCRIPTION_QUERY_MS = 2_000;
 const META_TOPICS: ReadonlySet<string> = new Set(Object.values(MetaTopic));
 
 /** What this node knows of another node in this realm. */
@@ -62,6 +68,14 @@ interface Peer {
   caller: NodeCaller | null;
 }
 
+/** A question for every node's subscriptions, waiting for the nodes that have not answered. */
+interface SubscriptionQuery {
+  waiting: Set<string>;
+  got: RemoteSubscription[];
+  timer: ReturnType<typeof setTimeout>;
+  done: (subs: RemoteSubscription[]) => void;
+}
+
 /** Whether `s` is a client session of this node (the ones other nodes hear of). */
 function shared(s: Participant): boolean {
   return s.node === undefined && s.authprovider !== "local";
@@ -70,7 +84,7 @@ function shared(s: Participant): boolean {
 const regKey = (r: { p: string; m: MatchPolicy }) => `${r.m} ${r.p}`;
 
 /** One realm, linked to the other nodes. */
-export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
+export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, SubscriptionSource {
   /** The realm's exchange. */
   readonly exchange: string;
   /** Registrations of one procedure made on two nodes at once, settled for the earlier. */
@@ -81,6 +95,8 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
   #peers = new Map<string, Peer>();
   /** The meta topics this node's subscribers hold (told to the others, so they publish only those). */
   #watch = new Set<string>();
+  #queries = new Map<number, SubscriptionQuery>();
+  #lastQuery = 0;
 
   /**
    * Hooks into `realm` (call once, before clients connect).
@@ -121,6 +137,30 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
     };
     for (const sub of broker.subscriptions()) this.#need(sub, 1);
     this.#watch = this.#watched();
+    broker.spreadIds();
+    realm.meta.elsewhere = this;
+  }
+
+  /** Asks every other node for its subscriptions here (see {@link SUBSCRIPTION_QUERY_MS}). */
+  elsewhere(): Promise<RemoteSubscription[]> | null {
+    if (this.#peers.size === 0) return null;
+    const q = ++this.#lastQuery;
+    return new Promise((resolve) => {
+      const query: SubscriptionQuery = {
+        waiting: new Set(this.#peers.keys()),
+        got: [],
+        timer: setTimeout(() => {
+          this.log.warn("cluster: nodes did not answer for their subscriptions in time; left out", {
+            realm: this.realm.name,
+            nodes: [...query.waiting].join(" "),
+          });
+          this.#settle(q);
+        }, SUBSCRIPTION_QUERY_MS),
+        done: resolve,
+      };
+      this.#queries.set(q, query);
+      this.bb.broadcast({ k: "subq", n: this.bb.node, r: this.realm.name, q });
+    });
   }
 
   /**
@@ -371,6 +411,24 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
         } else dealer.error(callee, m.q, m.e, m.a ?? undefined, m.w ?? undefined);
         return;
       }
+      case "subq":
+        this.bb.sendTo(m.n, {
+          k: "suba",
+          n: this.bb.node,
+          r: this.realm.name,
+          q: m.q,
+          s: this.#subscriptions(),
+        });
+        return;
+      case "suba": {
+        const query = this.#queries.get(m.q);
+        if (query === undefined || !query.waiting.delete(m.n)) return;
+        for (const sub of m.s) {
+          query.got.push({ id: sub.i, uri: sub.u, match: sub.m, created: sub.c, subscribers: sub.s });
+        }
+        if (query.waiting.size === 0) this.#settle(m.q);
+        return;
+      }
       case "kill": {
         const s = this.realm.session(m.i);
         if (s === undefined || s.node !== undefined) return;
@@ -426,6 +484,34 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener {
     for (const rs of [...peer.sessions.values()]) this.#removeSession(rs, lost);
     if (peer.caller !== null) this.realm.dealer.removeSession(peer.caller);
     this.#peers.delete(node);
+    for (const [q, query] of this.#queries) {
+      if (query.waiting.delete(node) && query.waiting.size === 0) this.#settle(q);
+    }
+  }
+
+  /** The node is stopping: questions still open are answered with what has arrived. */
+  stop(): void {
+    for (const q of [...this.#queries.keys()]) this.#settle(q);
+  }
+
+  /** Answers a subscription query with what has arrived. */
+  #settle(q: number): void {
+    const query = this.#queries.get(q);
+    if (query === undefined) return;
+    this.#queries.delete(q);
+    clearTimeout(query.timer);
+    query.done(query.got);
+  }
+
+  /** This node's subscriptions that client sessions hold, for another node's meta API. */
+  #subscriptions(): SubInfo[] {
+    const out: SubInfo[] = [];
+    for (const sub of this.realm.broker.subscriptions()) {
+      const ids: number[] = [];
+      for (const s of sub.subscribers) if (shared(s)) ids.push(s.id);
+      if (ids.length > 0) out.push({ i: sub.id, u: sub.topic, m: sub.match, c: sub.created, s: ids });
+    }
+    return out;
   }
 
   #peer(node: string): Peer {

@@ -6,14 +6,16 @@
  * Broadcast to every node (the control exchange): `hello` (a node starts or comes
  * back, with everything it holds; the others answer `state` to it alone), `hb`
  * (heartbeat), `bye` (a node stops), `join` / `leave` (a session), `reg` / `unreg`
- * (a callee joins or leaves a registration), `tst` (a session's testaments) and
- * `watch` (the meta topics the node's subscribers hold).
+ * (a callee joins or leaves a registration), `tst` (a session's testaments),
+ * `watch` (the meta topics the node's subscribers hold) and `subq` (the meta API
+ * asks for every node's subscriptions in a realm).
  *
  * Through a realm's exchange: `ev`, a publish.
  *
  * To one node (its queue): `state`, and the four legs of a call, `inv`
  * (caller's node → callee's node), `int` (interrupt), `res` and `err` (the
- * answer), and `kill` (the meta API's kill of a session on that node).
+ * answer), `kill` (the meta API's kill of a session on that node) and `suba` (a
+ * node's subscriptions, answering `subq`).
  *
  * Nodes of a cluster trust each other (they share the broker's credentials), but a
  * message that does not have the shape below is dropped and counted, never acted on.
@@ -58,6 +60,20 @@ export interface RegInfo {
   at: number;
 }
 
+/** A subscription on the answering node, for the meta API of the asking one. */
+export interface SubInfo {
+  /** Its id (unique in the cluster). */
+  i: number;
+  /** Topic or pattern. */
+  u: string;
+  /** How `u` is matched. */
+  m: MatchPolicy;
+  /** When it was created (ms since the epoch). */
+  c: number;
+  /** Its client sessions' ids. */
+  s: number[];
+}
+
 /** What a node holds in one realm. */
 export interface RealmState {
   /** Its client sessions. */
@@ -98,7 +114,9 @@ export type ClusterMessage =
   | { k: "int"; n: string; r: string; q: number; mode: string; why?: string }
   | { k: "res"; n: string; r: string; q: number; d: Dict; a?: unknown[]; w?: Dict }
   | { k: "err"; n: string; r: string; q: number; e: string; a?: unknown[]; w?: Dict }
-  | { k: "kill"; n: string; r: string; i: number; reason: string; message?: string };
+  | { k: "kill"; n: string; r: string; i: number; reason: string; message?: string }
+  | { k: "subq"; n: string; r: string; q: number }
+  | { k: "suba"; n: string; r: string; q: number; s: SubInfo[] };
 
 /** The MessagePack bytes of a message. */
 export function encodeMessage(m: ClusterMessage): Uint8Array {
@@ -138,6 +156,11 @@ function isTestaments(v: unknown): v is Testament[] {
       w: t.kwargs,
     })
   );
+}
+
+function isSubInfo(v: unknown): v is SubInfo {
+  return isDict(v) && isNum(v.i) && isText(v.u) && isMatchPolicy(v.m) && typeof v.c === "number" &&
+    Array.isArray(v.s) && v.s.every(isNum);
 }
 
 function isRealmState(v: unknown): v is RealmState {
@@ -183,6 +206,10 @@ function isMessage(m: unknown): m is ClusterMessage {
       return realm && isNum(m.q) && isText(m.e) && isPayload(m);
     case "kill":
       return realm && isNum(m.i) && isText(m.reason) && (m.message == null || isText(m.message));
+    case "subq":
+      return realm && isNum(m.q);
+    case "suba":
+      return realm && isNum(m.q) && Array.isArray(m.s) && m.s.every(isSubInfo);
     default:
       return false;
   }

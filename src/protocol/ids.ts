@@ -32,7 +32,15 @@ export function publicationId(): number {
 
 /** Sequential IDs in 1..2^53 for one scope (subscriptions, registrations, ...). */
 export class IdSequence {
-  #next = 0;
+  #next: number;
+
+  /**
+   * A sequence that hands out `last + 1` first.
+   * @param last the ID before the first one handed out (0: start at 1)
+   */
+  constructor(last = 0) {
+    this.#next = last;
+  }
 
   /** The next ID, wrapping to 1 after 2^53. */
   next(): number {

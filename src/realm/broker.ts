@@ -26,7 +26,7 @@
  */
 
 import { MessageType as T } from "../protocol/constants.ts";
-import { IdSequence, publicationId } from "../protocol/ids.ts";
+import { IdSequence, publicationId, randomId } from "../protocol/ids.ts";
 import type { Dict, Event } from "../protocol/messages.ts";
 import { type MatchPolicy, PatternIndex } from "../protocol/pattern.ts";
 import type { EventStore } from "../store/store.ts";
@@ -102,12 +102,24 @@ export class Broker {
    */
   constructor(readonly store: EventStore | null = null) {}
 
+  /**
+   * Hands out the next subscription ids from a random point of the ID space: the
+   * nodes of a cluster do this, so that an id names one subscription cluster-wide
+   * (two nodes' runs of ids meet with a chance of about one in 2^53 / ids made).
+   */
+  spreadIds(): void {
+    // From the lower half: a node never runs into the top of the space and wraps.
+    this.#ids = new IdSequence(Math.floor(randomId() / 2));
+  }
+
   /** Subscribes `s` to `topic` under `match`; subscribing again returns the same subscription. */
   subscribe(s: Participant, topic: string, match: MatchPolicy = "exact"): Subscription {
     let sub = this.#index.get(topic, match);
     const created = sub === undefined;
     if (sub === undefined) {
-      sub = new Subscription(this.#ids.next(), topic, match);
+      let id = this.#ids.next();
+      while (this.#byId.has(id)) id = this.#ids.next();
+      sub = new Subscription(id, topic, match);
       this.#index.set(topic, match, sub);
       this.#byId.set(sub.id, sub);
     }

@@ -35,6 +35,7 @@ import type { Broker, Subscription } from "./broker.ts";
 import type { Dealer, Registration } from "./dealer.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 import { PublishFilter } from "./publish_filter.ts";
+import { type SubscriptionSource, SubscriptionTable } from "./subscription_table.ts";
 import type { HistoryQuery } from "../store/store.ts";
 import { MAX_TESTAMENTS, type Testament, type Testaments, type TestamentScope } from "./testament.ts";
 
@@ -118,6 +119,8 @@ export class MetaApi implements Participant {
   readonly protocol = "local";
   readonly acceptsInterrupt = false;
   readonly seesCallers = true;
+  /** The other nodes of a cluster, asked by the subscription procedures; none outside a cluster. */
+  elsewhere: SubscriptionSource | null = null;
   #procedures = new Map<number, MetaProcedure>();
 
   /** The subscription meta events, for the broker. */
@@ -196,7 +199,7 @@ export class MetaApi implements Participant {
     } catch (e) {
       return fail(e);
     }
-    // The history may answer later (a store elsewhere); everything else answers at once.
+    // The history (a store elsewhere) and, in a cluster, the subscription procedures answer later.
     if (value instanceof Promise) value.then(answer, fail);
     else answer(value);
   }
@@ -227,17 +230,29 @@ export class MetaApi implements Participant {
         return null;
       },
 
-      "wamp.subscription.list": () => byPolicy(broker.subscriptions(), (sub) => sub.topic),
-      "wamp.subscription.lookup": ({ args }) =>
-        broker.subscription(text(args[0], "topic"), lookupMatch(args[1]))?.id ?? null,
+      // Each answers from this node at once, or, in a cluster, from every node's subscriptions.
+      "wamp.subscription.list": () =>
+        this.#everywhere((t) => t.list()) ?? byPolicy(broker.subscriptions(), (sub) => sub.topic),
+      "wamp.subscription.lookup": ({ args }) => {
+        const [topic, match] = [text(args[0], "topic"), lookupMatch(args[1])];
+        return this.#everywhere((t) => t.lookup(topic, match)) ??
+          broker.subscription(topic, match)?.id ?? null;
+      },
       "wamp.subscription.match": ({ args }) => {
-        const ids = broker.matching(text(args[0], "topic")).map((sub) => sub.id);
+        const topic = text(args[0], "topic");
+        const everywhere = this.#everywhere((t) => t.match(topic));
+        if (everywhere !== null) return everywhere;
+        const ids = broker.matching(topic).map((sub) => sub.id);
         return ids.length === 0 ? null : ids;
       },
-      "wamp.subscription.get": ({ args }) => subscriptionDetails(this.#subscription(args[0])),
+      "wamp.subscription.get": ({ args }) =>
+        this.#everywhere((t) => t.get(args[0])) ?? subscriptionDetails(this.#subscription(args[0])),
       "wamp.subscription.list_subscribers": ({ args }) =>
-        [...this.#subscription(args[0]).subscribers].map((s) => s.id),
-      "wamp.subscription.count_subscribers": ({ args }) => this.#subscription(args[0]).subscribers.size,
+        this.#everywhere((t) => t.subscribers(args[0])) ??
+          [...this.#subscription(args[0]).subscribers].map((s) => s.id),
+      "wamp.subscription.count_subscribers": ({ args }) =>
+        this.#everywhere((t) => t.subscribers(args[0]).length) ??
+          this.#subscription(args[0]).subscribers.size,
       "wamp.subscription.get_events": (call) => this.#getEvents(call),
 
       "wamp.registration.list": () => byPolicy(dealer.registrations(), (reg) => reg.procedure),
@@ -336,6 +351,13 @@ export class MetaApi implements Participant {
       kwargs: e.kwargs ?? {},
     }));
     return new MetaResult([events], { complete: page.complete, since: new Date(store.since).toISOString() });
+  }
+
+  /** `answer` over every node's subscriptions, later; null outside a cluster (or alone in one). */
+  #everywhere<R>(answer: (table: SubscriptionTable) => R): Promise<R> | null {
+    const remote = this.elsewhere?.elsewhere() ?? null;
+    if (remote === null) return null;
+    return remote.then((subs) => answer(new SubscriptionTable(this.realm.broker.subscriptions(), subs)));
   }
 
   #subscription(id: unknown): Subscription {

@@ -1,0 +1,133 @@
+/**
+ * The subscription meta procedures' view of a realm spread over several nodes.
+ * Each node's broker holds its own subscriptions; a subscription of the realm, as
+ * a client of the meta API sees it, is one URI pattern (URI and match policy) with
+ * the subscribers of every node.
+ *
+ * Ids: each node's broker hands out ids from its own random point (see
+ * `Broker.spreadIds`), so an id names one node's subscription cluster-wide. Lists
+ * show one id per pattern: this node's own when it holds the pattern, else the
+ * lowest of the other nodes'. Every node's id of a pattern is accepted where a
+ * procedure takes one.
+ *
+ * @module
+ */
+
+import { ErrorUri } from "../protocol/constants.ts";
+import { WampError } from "../protocol/errors.ts";
+import type { Dict } from "../protocol/messages.ts";
+import { type MatchPolicy, patternMatches } from "../protocol/pattern.ts";
+import { isReservedUri } from "../protocol/uri.ts";
+import type { Subscription } from "./broker.ts";
+
+/** A subscription held on another node, as that node tells it. */
+export interface RemoteSubscription {
+  /** Its id on that node (unique in the cluster). */
+  id: number;
+  /** The topic, or the pattern for `prefix` and `wildcard`. */
+  uri: string;
+  /** How `uri` is matched. */
+  match: MatchPolicy;
+  /** When it was created there (ms since the epoch). */
+  created: number;
+  /** The session ids of its subscribers there (client sessions only: the server's own stay per node). */
+  subscribers: number[];
+}
+
+/** Where the meta API hears of the subscriptions held elsewhere: the other nodes of a cluster. */
+export interface SubscriptionSource {
+  /**
+   * The other nodes' subscriptions in this realm, or null when there is no other
+   * node to ask (the meta API then answers from this node alone, at once).
+   */
+  elsewhere(): Promise<RemoteSubscription[]> | null;
+}
+
+/** One pattern, with every node's ids and subscribers. */
+interface Entry {
+  /** The id lists show. */
+  id: number;
+  /** Whether `id` is this node's own. */
+  own: boolean;
+  uri: string;
+  match: MatchPolicy;
+  subscribers: Set<number>;
+}
+
+const POLICY_ORDER: Record<MatchPolicy, number> = { exact: 0, prefix: 1, wildcard: 2 };
+
+/** The realm's subscriptions on every node, for answering one meta call. */
+export class SubscriptionTable {
+  #entries = new Map<string, Entry>();
+  /** Every node's id, with the entry it belongs to and its own creation time. */
+  #byId = new Map<number, { entry: Entry; created: number }>();
+
+  /**
+   * Joins this node's subscriptions and the other nodes' by topic pattern.
+   * @param local this node's subscriptions (every subscriber counts)
+   * @param remote the other nodes' subscriptions
+   */
+  constructor(local: Iterable<Subscription>, remote: RemoteSubscription[]) {
+    for (const sub of local) {
+      const entry = this.#entry(sub.id, sub.topic, sub.match, sub.created, true);
+      for (const s of sub.subscribers) entry.subscribers.add(s.id);
+    }
+    for (const sub of remote) {
+      const entry = this.#entry(sub.id, sub.uri, sub.match, sub.created, false);
+      for (const id of sub.subscribers) entry.subscribers.add(id);
+    }
+  }
+
+  /** `wamp.subscription.list`: ids by match policy, without the router's own `wamp.` topics. */
+  list(): Record<MatchPolicy, number[]> {
+    const lists: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
+    for (const e of this.#entries.values()) if (!isReservedUri(e.uri)) lists[e.match].push(e.id);
+    return lists;
+  }
+
+  /** `wamp.subscription.lookup`: the id of exactly this pattern, or null. */
+  lookup(uri: string, match: MatchPolicy): number | null {
+    return this.#entries.get(key(uri, match))?.id ?? null;
+  }
+
+  /** `wamp.subscription.match`: the ids whose pattern matches `topic` (exact, prefix, wildcard), or null. */
+  match(topic: string): number[] | null {
+    const found = [...this.#entries.values()].filter((e) => patternMatches(e, topic));
+    if (found.length === 0) return null;
+    found.sort((a, b) => POLICY_ORDER[a.match] - POLICY_ORDER[b.match] || a.uri.length - b.uri.length);
+    return found.map((e) => e.id);
+  }
+
+  /** `wamp.subscription.get`: the subscription this id names. */
+  get(id: unknown): Dict {
+    const { entry, created } = this.#named(id);
+    return { id, created: new Date(created).toISOString(), uri: entry.uri, match: entry.match };
+  }
+
+  /** `wamp.subscription.list_subscribers`: its subscribers on every node. */
+  subscribers(id: unknown): number[] {
+    return [...this.#named(id).entry.subscribers];
+  }
+
+  #entry(id: number, uri: string, match: MatchPolicy, created: number, own: boolean): Entry {
+    const k = key(uri, match);
+    let entry = this.#entries.get(k);
+    if (entry === undefined) this.#entries.set(k, entry = { id, own, uri, match, subscribers: new Set() });
+    // This node's own id wins (its subscriptions come first); among the others', the lowest.
+    else if (!entry.own && id < entry.id) entry.id = id;
+    this.#byId.set(id, { entry, created });
+    return entry;
+  }
+
+  #named(id: unknown): { entry: Entry; created: number } {
+    const found = typeof id === "number" ? this.#byId.get(id) : undefined;
+    if (found === undefined) {
+      throw new WampError(ErrorUri.NO_SUCH_SUBSCRIPTION, [`no subscription ${JSON.stringify(id)}`]);
+    }
+    return found;
+  }
+}
+
+function key(uri: string, match: MatchPolicy): string {
+  return `${match} ${uri}`;
+}

@@ -1,0 +1,36 @@
+/**
+ * The backbone's messages (src/cluster/wire.ts): what round-trips through MessagePack,
+ * and what a node drops unread because it does not have the documented shape.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type ClusterMessage, decodeMessage, encodeMessage } from "../src/cluster/wire.ts";
+import { msgpackFormat } from "../src/codec/v2_msgpack.ts";
+
+const sub = { i: 7, u: "t.a", m: "prefix", c: 1_700_000_000_000, s: [11, 12] };
+
+Deno.test("cluster wire: the subscription question and answer round-trip", () => {
+  const messages: ClusterMessage[] = [
+    { k: "subq", n: "node-1", r: "realm1", q: 3 },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [sub as never] },
+    { k: "suba", n: "node-2", r: "realm1", q: 4, s: [] },
+  ];
+  for (const m of messages) assert.deepEqual(decodeMessage(encodeMessage(m)), m);
+});
+
+Deno.test("cluster wire: a malformed subscription question or answer is dropped (null)", () => {
+  const bad: Record<string, unknown>[] = [
+    { k: "subq", n: "node-1", q: 3 }, // no realm
+    { k: "subq", n: "node-1", r: "realm1", q: 0 }, // not an id
+    { k: "suba", n: "node-2", r: "realm1", q: 3 }, // no list
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, m: "regex" }] },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, s: ["11"] }] },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, u: 5 }] },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, i: -1 }] },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, c: "yesterday" }] },
+  ];
+  for (const m of bad) assert.equal(decodeMessage(msgpackFormat.encode(m)), null, JSON.stringify(m));
+  assert.equal(decodeMessage(new Uint8Array([0xc1])), null, "not MessagePack");
+});
