@@ -7,6 +7,8 @@
  *   the other. Every node must settle on the same one, the earlier; the other
  *   callee is told by registration revocation.
  * - Meta events cost the backbone nothing while no other node watches them.
+ * - A call canceled in `skip` mode is forgotten on the callee's node too, and the
+ *   callee is not told.
  * - The subscription meta procedures answer for every node's subscribers, v1 and
  *   v2 alike, with one id per topic pattern wherever they are called.
  *
@@ -20,6 +22,7 @@ import {
   ask,
   assertNothingQueued,
   RawClient,
+  rawRegister,
   rawSubscribe,
   rawV1,
   rawV2,
@@ -234,6 +237,50 @@ clusterTest(
       await b.close();
       await waitUntil(() => c.cluster!.status().nodes.length === 1, "C to hear that B left");
       assert.equal(await meta(onC.client, "wamp.subscription.lookup", ["submeta.news"]), null);
+    } finally {
+      await Promise.all(clients.map((x) => x.close()));
+      await Promise.all(servers.map((s) => s.close()));
+      await deleteClusterLeftovers(cluster).catch(() => {});
+    }
+  },
+);
+
+clusterTest(
+  "cluster RPC: CANCEL skip from node B: the caller is answered wamp.error.canceled, the callee on A gets no INTERRUPT, A forgets the call, and the callee's late YIELD reaches nobody",
+  async () => {
+    const { servers, cluster } = await nodes(2, "skip");
+    const clients: RawClient[] = [];
+    try {
+      const [a, b] = servers;
+      const callee = (await rawV2(a.wsUrl)).client;
+      const caller = (await rawV2(b.wsUrl)).client;
+      clients.push(callee, caller);
+      await rawRegister(callee, "skip.slow");
+      await waitUntil(
+        () => b.router.realm("realm1")!.dealer.registration("skip.slow") !== undefined,
+        "B to know skip.slow",
+      );
+      const request = rid();
+      caller.send([48, request, {}, "skip.slow", [1]]);
+      const invocation = await callee.next("the INVOCATION on A") as unknown[];
+      assert.equal(invocation[0], 68, JSON.stringify(invocation));
+      const dealerA = a.router.realm("realm1")!.dealer;
+      assert.equal(dealerA.pendingCount, 1, "A holds the call");
+
+      caller.send([49, request, { mode: "skip" }]);
+      const canceled = await caller.next("the caller's ERROR") as unknown[];
+      assert.deepEqual(
+        canceled.slice(0, 5),
+        [8, 48, request, {}, "wamp.error.canceled"],
+        JSON.stringify(canceled),
+      );
+      await waitUntil(() => dealerA.pendingCount === 0, "A to forget the skipped call");
+      await assertNothingQueued(callee, "skip sends the callee no INTERRUPT");
+
+      callee.send([70, invocation[1], {}, ["late"]]);
+      await assertNothingQueued(callee, "a late YIELD is dropped without an answer");
+      await assertNothingQueued(caller, "the late result reaches nobody");
+      assert.equal(b.router.realm("realm1")!.dealer.pendingCount, 0);
     } finally {
       await Promise.all(clients.map((x) => x.close()));
       await Promise.all(servers.map((s) => s.close()));

@@ -406,7 +406,9 @@ export class Dealer {
    * A caller's CANCEL. `skip` answers the caller at once and drops the callee's
    * eventual answer; `killnowait` also interrupts the callee; `kill` interrupts it
    * and waits for its answer. A callee that did not announce call canceling is
-   * never sent INTERRUPT: `kill` and `killnowait` then behave like `skip`.
+   * never sent INTERRUPT: `kill` and `killnowait` then behave like `skip`. A
+   * callee on another node of a cluster is sent INTERRUPT with mode `skip` as well:
+   * its node forgets the call without telling the callee.
    * Unknown requests are ignored (the answer may already be on its way).
    * @param reason the INTERRUPT's `reason` (a call that timed out, or whose caller
    *   left, on another node of a cluster)
@@ -414,7 +416,10 @@ export class Dealer {
   cancel(caller: Participant, request: RequestId, mode: CancelMode, reason?: string): void {
     const pending = this.#pendingOfCaller.get(caller)?.get(request);
     if (pending === undefined || pending.killRequested) return;
-    const interrupt = mode !== "skip" && pending.callee.acceptsInterrupt;
+    // A callee on another node hears of a skip too, so that its node forgets the call as well
+    // (it does not tell the callee: `skip` never interrupts).
+    const interrupt = pending.callee.acceptsInterrupt &&
+      (mode !== "skip" || pending.callee.node !== undefined);
     if (interrupt) {
       const options: Dict = reason === undefined ? { mode } : { mode, reason };
       pending.callee.send({ type: T.INTERRUPT, request: pending.invocation, options });
