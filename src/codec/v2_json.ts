@@ -31,10 +31,10 @@ export class WampV2JsonCodec implements Codec {
   encode(m: RouterMessage): Frame {
     if (m.type === T.EVENT) return this.encodeEvent(m);
     if (m.type === T.INVOCATION && m.tail !== undefined) {
-      return `[${T.INVOCATION},${m.request},${m.registration},${JSON.stringify(m.details)}${m.tail}`;
+      return `[${T.INVOCATION},${m.request},${m.registration},${dict(m.details)}${m.tail}`;
     }
     if (m.type === T.RESULT && m.tail !== undefined && typeof m.request === "number") {
-      return `[${T.RESULT},${m.request},${JSON.stringify(m.details)}${m.tail}`;
+      return `[${T.RESULT},${m.request},${dict(m.details)}${m.tail}`;
     }
     return JSON.stringify(v2RouterArray(m));
   }
@@ -47,6 +47,11 @@ export class WampV2JsonCodec implements Codec {
     ev.frames[this.slot] = frame;
     return frame;
   }
+}
+
+/** A details dict as JSON; most calls and results have none. */
+function dict(d: Dict): string {
+  return hasKeys(d) ? JSON.stringify(d) : "{}";
 }
 
 /** Whether a payload is as the encoder would write it: no empty dict, and no empty list without one. */

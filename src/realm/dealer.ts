@@ -285,14 +285,18 @@ export class Dealer {
       throw new WampError(ErrorUri.NO_SUCH_PROCEDURE, [`no procedure registered for ${req.procedure}`]);
     }
     const callee = reg.pick();
-    const details: Dict = {};
-    if (disclose || callee.seesCallers === true) {
-      details.caller = caller.id;
-      details.caller_authid = caller.authid;
-      details.caller_authrole = caller.authrole;
+    const progress = req.options.receive_progress === true;
+    let details = NO_DETAILS;
+    if (disclose || callee.seesCallers === true || progress || reg.match !== "exact") {
+      details = {};
+      if (disclose || callee.seesCallers === true) {
+        details.caller = caller.id;
+        details.caller_authid = caller.authid;
+        details.caller_authrole = caller.authrole;
+      }
+      if (progress) details.receive_progress = true;
+      if (reg.match !== "exact") details.procedure = req.procedure;
     }
-    if (req.options.receive_progress === true) details.receive_progress = true;
-    if (reg.match !== "exact") details.procedure = req.procedure;
     this.#invoke(caller, req.request, callee, reg, details, req.args, req.kwargs, timeout, req.tail);
   }
 
