@@ -512,10 +512,13 @@ async function run(
       const p = await step(ctx, `profile: ${id} fan-out`, () => profileFanout(ctx, id, start, plan.profileN));
       if (p) results.profiles.push(p);
     }
-    if (timeLeft(ctx) > 20_000) {
-      const p = await step(ctx, "profile: tuerca RPC", () => profileRpc(ctx));
-      if (p) results.profiles.push(p);
-    } else ctx.notes.push("profile: tuerca RPC skipped: out of time");
+    // The echo's profile beside Tuerca's shows the runtime's own price per message.
+    for (const id of ["tuerca", "bare"] as const) {
+      if (timeLeft(ctx) > 20_000) {
+        const p = await step(ctx, `profile: ${id} RPC`, () => profileRpc(ctx, id));
+        if (p) results.profiles.push(p);
+      } else ctx.notes.push(`profile: ${id} RPC skipped: out of time`);
+    }
   } else if (want("profile") && plan.profileN > 0) {
     ctx.notes.push("profiles of fan-out and RPC skipped: out of time");
   }
@@ -677,18 +680,20 @@ function profiled(name: string): { path: string; flags: string[] } {
   };
 }
 
-/** RPC (network callee, 100 in flight) on Tuerca run with --cpu-prof. */
-async function profileRpc(ctx: Context): Promise<Results["profiles"][number]> {
-  const name = "tuerca_rpc_100.cpuprofile";
+/** RPC at 100 in flight, on a server run with --cpu-prof: Tuerca with a network callee, or the bare echo. */
+async function profileRpc(ctx: Context, id: "tuerca" | "bare"): Promise<Results["profiles"][number]> {
+  const name = `${id}_rpc_100.cpuprofile`;
   const prof = profiled(name);
   let rows: RpcRow[] = [];
   let processCpuMs = 0;
-  await withServer(() => startTuerca({ name: "tuerca-profiled-rpc", denoFlags: prof.flags }), async (s) => {
+  const start = id === "tuerca" ? startTuerca : startBare;
+  const what = id === "tuerca" ? "Tuerca RPC, network callee" : "bare Deno.serve echo";
+  await withServer(() => start({ name: `${id}-profiled-rpc`, denoFlags: prof.flags }), async (s) => {
     rows = await rpc(
       ctx,
       s,
-      "Tuerca, network callee (profiled)",
-      "network",
+      `${what} (profiled)`,
+      id === "tuerca" ? "network" : "none",
       "bench.echo",
       undefined,
       [100],
@@ -701,9 +706,7 @@ async function profileRpc(ctx: Context): Promise<Results["profiles"][number]> {
   return {
     ...summariseProfile(prof.path, 20),
     file: `.bench/prof/${name}`,
-    label: `Tuerca RPC, network callee, 100 in flight (${
-      rows[0]?.callsPerSec ?? "?"
-    } calls/s under the profiler)`,
+    label: `${what}, 100 in flight (${rows[0]?.callsPerSec ?? "?"} calls/s under the profiler)`,
     seconds: rows[0]?.seconds,
     processCpuMs,
   };
