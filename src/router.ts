@@ -145,8 +145,8 @@ export class Router {
   /**
    * What this node publishes for the other nodes of its cluster (set by the
    * cluster; null outside one). Its promise resolves once everything published so
-   * far has reached the broker, and rejects if some of it may have been lost: the
-   * queue bridge acknowledges a message only then.
+   * far has reached the broker, and rejects if some of it may have been lost (see
+   * {@link flushed}, which the queue bridge waits for before it acknowledges).
    */
   outbound: { flushed(): Promise<void> } | null = null;
   #realms = new Map<string, Realm>();
@@ -178,6 +178,23 @@ export class Router {
   /** Every realm. */
   realms(): IterableIterator<Realm> {
     return this.#realms.values();
+  }
+
+  /**
+   * Resolves once what this node has published so far is safe beyond it: the
+   * copies for the other nodes of its cluster ({@link outbound}) and the appends to
+   * histories kept in the broker. Rejects if some of it may have been lost. Null
+   * when there is nothing to wait for (one node, history in memory).
+   */
+  flushed(): Promise<void> | null {
+    const waits: Promise<void>[] = [];
+    if (this.outbound !== null) waits.push(this.outbound.flushed());
+    for (const realm of this.#realms.values()) {
+      const appended = realm.broker.store?.flushed?.();
+      if (appended !== undefined) waits.push(appended);
+    }
+    if (waits.length <= 1) return waits[0] ?? null;
+    return Promise.all(waits).then(() => {});
   }
 
   /** The realm called `name`, if the router has one. */

@@ -9,6 +9,8 @@
  * - Meta events cost the backbone nothing while no other node watches them.
  * - A call canceled in `skip` mode is forgotten on the callee's node too, and the
  *   callee is not told.
+ * - A queue message whose history append the broker never confirmed is not
+ *   acknowledged: RabbitMQ delivers it again and it reaches the history.
  * - The subscription meta procedures answer for every node's subscribers, v1 and
  *   v2 alike, with one id per topic pattern wherever they are called.
  *
@@ -31,7 +33,10 @@ import {
   waitUntil,
 } from "./helpers.ts";
 import { clusterTest, deleteClusterLeftovers, uniqueCluster } from "./cluster_nodes.ts";
-import { STOMP_URL } from "./rabbitmq.ts";
+import { AMQP_PORT, deleteQueue, managementPublish, pollUntil, STOMP_URL, uniqueQueue } from "./rabbitmq.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
+import { createPushApp, type PushAppInstance } from "../push.ts";
+import type { StreamStore } from "../src/store/stream.ts";
 
 const CALLEE_ROLES = {
   caller: {},
@@ -284,6 +289,73 @@ clusterTest(
     } finally {
       await Promise.all(clients.map((x) => x.close()));
       await Promise.all(servers.map((s) => s.close()));
+      await deleteClusterLeftovers(cluster).catch(() => {});
+    }
+  },
+);
+
+clusterTest(
+  "cluster history: a queue message whose history append the broker never confirmed (the stream's link went dark, then down) is not acknowledged: RabbitMQ delivers it again and it reaches the history",
+  async () => {
+    const cluster = uniqueCluster("confirm");
+    const queue = uniqueQueue("confirm");
+    const topic = "push.tutorial.messages";
+    // Only the history stream's connection goes through the proxy; the bridge and the backbone go direct.
+    const proxy = new TcpProxy(AMQP_PORT);
+    const logs: string[] = [];
+    let server: RunningServer | undefined;
+    let client: RawClient | undefined;
+    try {
+      server = await startTestServer(
+        createPushApp({
+          bridge: {
+            url: STOMP_URL,
+            queue,
+            initialBackoffMs: 100,
+            maxBackoffMs: 1_000,
+            log: (l) => logs.push(l),
+          },
+        }),
+        {
+          cluster: { name: cluster, url: amqpUrlFromStomp(STOMP_URL) },
+          amqpUrl: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+        },
+      );
+      const bridge = (server.app as PushAppInstance).bridge!;
+      const store = server.router.realm("realm1")!.broker.store as StreamStore;
+      await waitUntil(() => bridge.connected && store.ready, "the bridge and the history stream", 15_000);
+      client = (await rawV2(server.wsUrl)).client;
+      const subscription = await rawSubscribe(client, topic);
+
+      proxy.stall();
+      const sent = await managementPublish(queue, "dark", { cat: topic });
+      assert.ok(sent.routed, "the queue exists");
+      const first = await client.next("the first delivery") as unknown[];
+      assert.equal((first[4] as [{ body: string }])[0].body, "dark", JSON.stringify(first));
+      assert.equal(bridge.stats.acked, 0, "not acknowledged while the append is unconfirmed");
+
+      proxy.cut();
+      proxy.restore();
+      const again = await client.next("the delivery again, after the append was lost") as unknown[];
+      assert.equal((again[4] as [{ body: string }])[0].body, "dark", JSON.stringify(again));
+      await waitUntil(() => bridge.stats.acked >= 1, "the bridge to acknowledge", 15_000);
+      assert.ok(logs.some((l) => l.includes("may be lost")), logs.join("\n"));
+
+      // The history has it (from the stream, or from memory if the stream was not back yet).
+      let bodies: string[] = [];
+      await pollUntil(async () => {
+        const r = await ask(client!, [48, rid(), {}, "wamp.subscription.get_events", [subscription]]);
+        assert.equal(r[0], 50, JSON.stringify(r));
+        bodies = ((r[3] as unknown[][])[0] as { args: [{ body: string }] }[]).map((e) => e.args[0].body);
+        return bodies.includes("dark");
+      }, 15_000);
+      assert.ok(bodies.includes("dark"), `history: ${JSON.stringify(bodies)}`);
+    } finally {
+      await client?.close();
+      await server?.close();
+      await proxy.close();
+      await deleteQueue(queue).catch(() => {});
+      await deleteQueue(`${queue}.rejected`).catch(() => {});
       await deleteClusterLeftovers(cluster).catch(() => {});
     }
   },

@@ -1,5 +1,5 @@
 /**
- * A TCP proxy for the browser tests, on 127.0.0.1 (an ephemeral port) to a
+ * A TCP proxy for the browser and broker tests, on 127.0.0.1 (an ephemeral port) to a
  * server's port. A tab that loads its page through {@link TcpProxy.url} has its
  * WebSocket go through it too (the page connects to its own origin, which the
  * server sees as its own: the Host header is the proxy's), so a test can take the
@@ -8,6 +8,8 @@
  * - {@link TcpProxy.hold} refuses new connections (accepted and closed at once,
  *   counted in {@link TcpProxy.refused}) while those open go on;
  * - {@link TcpProxy.cut} also closes every connection open through it;
+ * - {@link TcpProxy.stall} makes the open connections a black hole: what either
+ *   side sends is dropped, and neither notices until they are cut;
  * - {@link TcpProxy.restore} lets connections through again.
  *
  * @module
@@ -22,6 +24,7 @@ export class TcpProxy {
   readonly #pipes = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   #held = false;
+  #stalled = false;
 
   /** Listens at once; `target` is the server's port on 127.0.0.1. */
   constructor(readonly target: number) {
@@ -44,9 +47,15 @@ export class TcpProxy {
     this.#held = true;
   }
 
+  /** Drops everything sent through the open connections, both ways, until {@link cut}. */
+  stall(): void {
+    this.#stalled = true;
+  }
+
   /** Closes every connection through the proxy and refuses new ones. */
   cut(): void {
     this.#held = true;
+    this.#stalled = false;
     for (const conn of this.#open) closeQuietly(conn);
     this.#open.clear();
   }
@@ -96,20 +105,22 @@ export class TcpProxy {
     }
     this.#open.add(client);
     this.#open.add(server);
-    await Promise.race([pump(client, server), pump(server, client)]);
+    const stalled = () => this.#stalled;
+    await Promise.race([pump(client, server, stalled), pump(server, client, stalled)]);
     for (const conn of [client, server]) {
       if (this.#open.delete(conn)) closeQuietly(conn);
     }
   }
 }
 
-/** Copies `from` to `to` until either ends. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Copies `from` to `to` until either ends; what it reads while `stalled()` is dropped. */
+async function pump(from: Deno.Conn, to: Deno.Conn, stalled: () => boolean): Promise<void> {
   const buffer = new Uint8Array(64 * 1024);
   try {
     for (;;) {
       const n = await from.read(buffer);
       if (n === null) return;
+      if (stalled()) continue;
       for (let done = 0; done < n;) done += await to.write(buffer.subarray(done, n));
     }
   } catch {

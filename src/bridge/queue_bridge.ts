@@ -384,14 +384,14 @@ export class QueueBridge {
       head = 0;
     }
     this.#unackedHead = head;
-    const outbound = this.#router.outbound;
-    if (outbound !== null) {
+    const flushed = this.#router.flushed();
+    if (flushed !== null) {
       try {
-        await outbound.flushed();
+        await flushed;
       } catch {
-        // The copies for the other nodes may be lost: unacked, the messages come again.
+        // The copies for the other nodes, or the history appends, may be lost: unacked, the messages come again.
         this.#opts.log(
-          "bridge: the cluster backbone lost messages in flight; reconnecting to get them again",
+          "bridge: messages in flight to the cluster or the history stream may be lost; reconnecting to get them again",
         );
         client.forceDisconnect();
         return;

@@ -149,4 +149,9 @@ export interface EventStore {
   readonly bytes: number;
   /** Since when the store has kept history (ms since the epoch): a restart shows as a later time. */
   readonly since: number;
+  /**
+   * For a store elsewhere: resolves once every append so far has reached it, and
+   * rejects if some may have been lost on the way. A store in memory has none.
+   */
+  flushed?(): Promise<void>;
 }

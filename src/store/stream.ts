@@ -10,7 +10,9 @@
  *
  * - A publish is appended once, by the node it was made on (the store is
  *   {@link EventStore.shared}); it becomes readable when the stream hands it back,
- *   a broker round trip later.
+ *   a broker round trip later. Appends are confirmed by the broker:
+ *   {@link StreamStore.flushed} says when, and the queue bridge acknowledges a
+ *   message only then.
  * - On start the node reads the whole stream, then appends a marker (with the
  *   time, so that an empty stream still says since when it keeps history) and is
  *   ready once the marker comes back: history asked for before then waits for it (30 s
@@ -34,7 +36,7 @@ import { type Logger, SILENT } from "../log.ts";
 import { Retrier } from "../net/retry.ts";
 import type { UriPattern } from "../protocol/pattern.ts";
 import {
-  type AmqpChannel,
+  type AmqpConfirmChannel,
   amqpConnect,
   type AmqpConnection,
   type AmqpDelivery,
@@ -92,7 +94,7 @@ export class StreamStore implements EventStore {
   readonly stream: StreamCounters = { published: 0, read: 0, unshared: 0, malformed: 0 };
   #memory: MemoryStore;
   #conn: AmqpConnection | null = null;
-  #ch: AmqpChannel | null = null;
+  #ch: AmqpConfirmChannel | null = null;
   /** The stream offset to resume at. */
   #offset: number | "first" = "first";
   #unacked = 0;
@@ -155,6 +157,16 @@ export class StreamStore implements EventStore {
 
   keeps(topic: string): boolean {
     return this.#memory.keeps(topic);
+  }
+
+  /**
+   * Resolves once the broker has confirmed every append so far; rejects if the
+   * connection went down with some unconfirmed. Resolves at once while disconnected
+   * (appends meanwhile stay in this node's memory, counted as `unshared`).
+   */
+  flushed(): Promise<void> {
+    const ch = this.#ch;
+    return ch === null ? Promise.resolve() : ch.waitForConfirms();
   }
 
   /** Appends to the stream; the event is read back into memory from there. */
@@ -244,8 +256,8 @@ export class StreamStore implements EventStore {
    * The stream's channel. An existing stream is used as it is (its settings may
    * have been changed by a policy); a missing one is made with this store's bound.
    */
-  async #declare(conn: AmqpConnection, stream: string): Promise<AmqpChannel> {
-    const probe = await conn.createChannel();
+  async #declare(conn: AmqpConnection, stream: string): Promise<AmqpConfirmChannel> {
+    const probe = await conn.createConfirmChannel();
     probe.on("error", () => {});
     try {
       await probe.checkQueue(stream);
@@ -253,7 +265,7 @@ export class StreamStore implements EventStore {
     } catch {
       // A failed check closes the channel: declare on a new one.
     }
-    const ch = await conn.createChannel();
+    const ch = await conn.createConfirmChannel();
     const bytes = Math.max(this.config.maxTotalBytes, 1024 * 1024);
     await ch.assertQueue(stream, {
       durable: true,
