@@ -115,6 +115,12 @@ export class Cluster implements Backbone {
   #maxQueued: number;
   /** Marks what this node publishes, so its own copies are dropped before decoding. */
   #stamp: { appId: string };
+  /** Set when a message was refused, or went down with its channel, unconfirmed. */
+  #lost = false;
+  /** Each message's confirmation (one function for all of them, not one per message). */
+  readonly #confirmed = (err: unknown): void => {
+    if (err !== null) this.#lost = true;
+  };
 
   /**
    * Links every realm of `router` to the cluster. Call {@link start} next, before
@@ -181,13 +187,22 @@ export class Cluster implements Backbone {
 
   /**
    * Resolves once everything published so far has reached the broker; rejects
-   * when the connection went down with some of it unconfirmed. Resolves at once
-   * while disconnected (what was not sent was counted as `unsent`).
+   * when the connection went down with some of it unconfirmed (also when nobody
+   * was waiting yet). Resolves at once while disconnected (what was not sent was
+   * counted as `unsent`).
    */
   flushed(): Promise<void> {
+    if (this.#lost) {
+      // Messages went down with a connection before anyone waited for them.
+      this.#lost = false;
+      return Promise.reject(new Error("backbone messages were lost with the connection"));
+    }
     const ch = this.#ch;
     if (ch === null) return Promise.resolve();
-    return ch.waitForConfirms();
+    return ch.waitForConfirms().catch((e) => {
+      this.#lost = false; // this rejection is the news of the loss
+      throw e;
+    });
   }
 
   /** Publishes sent to the other nodes, in every realm. */
@@ -219,7 +234,7 @@ export class Cluster implements Backbone {
       return;
     }
     // msgpackr hands out Buffers; amqplib copies the bytes into its frame at once.
-    ch.publish(exchange, key, encodeMessage(message) as Buffer, this.#stamp);
+    ch.publish(exchange, key, encodeMessage(message) as Buffer, this.#stamp, this.#confirmed);
     this.counters.sent++;
   }
 

@@ -70,6 +70,24 @@ export interface AmqpChannel {
 
 /** A channel in confirm mode. */
 export interface AmqpConfirmChannel extends AmqpChannel {
+  /**
+   * Sends `content` to `queue`; `confirmed` is called once the broker confirmed it
+   * (with null), or with an error when it refused it or the channel closed first.
+   */
+  sendToQueue(
+    queue: string,
+    content: Buffer,
+    options?: Record<string, unknown>,
+    confirmed?: (err: unknown) => void,
+  ): boolean;
+  /** Publishes `content` to `exchange` under `key`; `confirmed` as for {@link sendToQueue}. */
+  publish(
+    exchange: string,
+    key: string,
+    content: Buffer,
+    options?: { appId?: string },
+    confirmed?: (err: unknown) => void,
+  ): boolean;
   /** Resolves once every message published so far is confirmed; rejects if one was refused or lost. */
   waitForConfirms(): Promise<void>;
 }

@@ -95,6 +95,12 @@ export class StreamStore implements EventStore {
   #memory: MemoryStore;
   #conn: AmqpConnection | null = null;
   #ch: AmqpConfirmChannel | null = null;
+  /** Set when an append was refused, or went down with its channel, unconfirmed. */
+  #lost = false;
+  /** Each append's confirmation (one function for all of them, not one per append). */
+  readonly #confirmed = (err: unknown): void => {
+    if (err !== null) this.#lost = true;
+  };
   /** The stream offset to resume at. */
   #offset: number | "first" = "first";
   #unacked = 0;
@@ -165,8 +171,17 @@ export class StreamStore implements EventStore {
    * (appends meanwhile stay in this node's memory, counted as `unshared`).
    */
   flushed(): Promise<void> {
+    if (this.#lost) {
+      // Appends went down with a connection before anyone waited for them.
+      this.#lost = false;
+      return Promise.reject(new Error("history appends were lost with the stream's connection"));
+    }
     const ch = this.#ch;
-    return ch === null ? Promise.resolve() : ch.waitForConfirms();
+    if (ch === null) return Promise.resolve();
+    return ch.waitForConfirms().catch((e) => {
+      this.#lost = false; // this rejection is the news of the loss
+      throw e;
+    });
   }
 
   /** Appends to the stream; the event is read back into memory from there. */
@@ -177,7 +192,7 @@ export class StreamStore implements EventStore {
       this.#memory.append(event);
       return;
     }
-    ch.sendToQueue(this.options.stream, msgpackFormat.encode(event) as Buffer);
+    ch.sendToQueue(this.options.stream, msgpackFormat.encode(event) as Buffer, undefined, this.#confirmed);
     this.stream.published++;
   }
 
