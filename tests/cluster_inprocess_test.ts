@@ -62,6 +62,26 @@ async function nodes(n: number, prefix: string): Promise<{ servers: RunningServe
   }
 }
 
+/**
+ * Runs `fn` on `n` fresh in-process nodes of a new cluster; always closes the
+ * clients it adds to `clients` and the nodes, and deletes what the cluster left.
+ */
+async function withNodes(
+  n: number,
+  prefix: string,
+  fn: (servers: RunningServer[], clients: RawClient[]) => Promise<void>,
+): Promise<void> {
+  const { servers, cluster } = await nodes(n, prefix);
+  const clients: RawClient[] = [];
+  try {
+    await fn(servers, clients);
+  } finally {
+    await Promise.all(clients.map((x) => x.close()));
+    await Promise.all(servers.map((s) => s.close()));
+    await deleteClusterLeftovers(cluster).catch(() => {});
+  }
+}
+
 /** REGISTER, sent without waiting for the answer. */
 function register(client: RawClient, procedure: string, options: Record<string, unknown> = {}): number {
   const request = rid();
@@ -71,10 +91,8 @@ function register(client: RawClient, procedure: string, options: Record<string, 
 
 clusterTest(
   "cluster race: the same single procedure registered on two nodes at once: every node keeps the earlier, the other callee is revoked ([67, 0, {registration, reason}]) and calls from anywhere reach the one kept",
-  async () => {
-    const { servers, cluster } = await nodes(3, "race");
-    const clients: RawClient[] = [];
-    try {
+  () =>
+    withNodes(3, "race", async (servers, clients) => {
       const [a, b, c] = servers;
       const onA = (await rawV2(a.wsUrl, "realm1", CALLEE_ROLES)).client;
       const onB = (await rawV2(b.wsUrl, "realm1", CALLEE_ROLES)).client;
@@ -123,20 +141,13 @@ clusterTest(
       assert.equal(unregister[4], "wamp.error.no_such_registration", JSON.stringify(unregister));
       const conflicts = servers.reduce((n, s) => n + s.cluster!.conflicts, 0);
       assert.ok(conflicts >= 1, "the conflict is counted");
-    } finally {
-      await Promise.all(clients.map((x) => x.close()));
-      await Promise.all(servers.map((s) => s.close()));
-      await deleteClusterLeftovers(cluster).catch(() => {});
-    }
-  },
+    }),
 );
 
 clusterTest(
   "cluster meta events: a join and a leave on node A send nothing to the backbone while no node watches on_join/on_leave; once B's subscriber watches, they reach it",
-  async () => {
-    const { servers, cluster } = await nodes(2, "watch");
-    const clients: RawClient[] = [];
-    try {
+  () =>
+    withNodes(2, "watch", async (servers, clients) => {
       const [a, b] = servers;
       const before = a.cluster!.relayed;
       const quiet = (await rawV2(a.wsUrl)).client;
@@ -157,12 +168,7 @@ clusterTest(
       assert.equal(event[0], 36);
       assert.equal((event[4] as [{ session: number }])[0].session, joining.session);
       assert.equal(a.cluster!.relayed, before + 1, "exactly the watched on_join");
-    } finally {
-      await Promise.all(clients.map((x) => x.close()));
-      await Promise.all(servers.map((s) => s.close()));
-      await deleteClusterLeftovers(cluster).catch(() => {});
-    }
-  },
+    }),
 );
 
 /** Calls a meta procedure from a raw v2 client; its one result, or the ERROR's URI thrown. */
@@ -183,10 +189,8 @@ async function metaV1(client: RawClient, procedure: string, ...args: unknown[]):
 
 clusterTest(
   "cluster meta API: wamp.subscription.list/lookup/match/get/list_subscribers/count_subscribers answer for every node (v1 and v2 subscribers), with one id per topic pattern, each node's own where it holds one",
-  async () => {
-    const { servers, cluster } = await nodes(3, "submeta");
-    const clients: RawClient[] = [];
-    try {
+  () =>
+    withNodes(3, "submeta", async (servers, clients) => {
       const [a, b, c] = servers;
       const onA = await rawV2(a.wsUrl);
       const onB = await rawV1(b.wsUrl);
@@ -242,20 +246,13 @@ clusterTest(
       await b.close();
       await waitUntil(() => c.cluster!.status().nodes.length === 1, "C to hear that B left");
       assert.equal(await meta(onC.client, "wamp.subscription.lookup", ["submeta.news"]), null);
-    } finally {
-      await Promise.all(clients.map((x) => x.close()));
-      await Promise.all(servers.map((s) => s.close()));
-      await deleteClusterLeftovers(cluster).catch(() => {});
-    }
-  },
+    }),
 );
 
 clusterTest(
   "cluster RPC: CANCEL skip from node B: the caller is answered wamp.error.canceled, the callee on A gets no INTERRUPT, A forgets the call, and the callee's late YIELD reaches nobody",
-  async () => {
-    const { servers, cluster } = await nodes(2, "skip");
-    const clients: RawClient[] = [];
-    try {
+  () =>
+    withNodes(2, "skip", async (servers, clients) => {
       const [a, b] = servers;
       const callee = (await rawV2(a.wsUrl)).client;
       const caller = (await rawV2(b.wsUrl)).client;
@@ -286,12 +283,7 @@ clusterTest(
       await assertNothingQueued(callee, "a late YIELD is dropped without an answer");
       await assertNothingQueued(caller, "the late result reaches nobody");
       assert.equal(b.router.realm("realm1")!.dealer.pendingCount, 0);
-    } finally {
-      await Promise.all(clients.map((x) => x.close()));
-      await Promise.all(servers.map((s) => s.close()));
-      await deleteClusterLeftovers(cluster).catch(() => {});
-    }
-  },
+    }),
 );
 
 clusterTest(

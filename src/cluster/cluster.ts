@@ -30,6 +30,7 @@ import {
   amqpConnect,
   type AmqpConnection,
   type AmqpDelivery,
+  ConfirmWatch,
   displayAmqpUrl,
 } from "../net/amqp.ts";
 import { clusterNames, isClusterName } from "./keys.ts";
@@ -115,12 +116,7 @@ export class Cluster implements Backbone {
   #maxQueued: number;
   /** Marks what this node publishes, so its own copies are dropped before decoding. */
   #stamp: { appId: string };
-  /** Set when a message was refused, or went down with its channel, unconfirmed. */
-  #lost = false;
-  /** Each message's confirmation (one function for all of them, not one per message). */
-  readonly #confirmed = (err: unknown): void => {
-    if (err !== null) this.#lost = true;
-  };
+  #confirms = new ConfirmWatch();
 
   /**
    * Links every realm of `router` to the cluster. Call {@link start} next, before
@@ -192,17 +188,7 @@ export class Cluster implements Backbone {
    * counted as `unsent`).
    */
   flushed(): Promise<void> {
-    if (this.#lost) {
-      // Messages went down with a connection before anyone waited for them.
-      this.#lost = false;
-      return Promise.reject(new Error("backbone messages were lost with the connection"));
-    }
-    const ch = this.#ch;
-    if (ch === null) return Promise.resolve();
-    return ch.waitForConfirms().catch((e) => {
-      this.#lost = false; // this rejection is the news of the loss
-      throw e;
-    });
+    return this.#confirms.flushed(this.#ch, "backbone messages");
   }
 
   /** Publishes sent to the other nodes, in every realm. */
@@ -234,7 +220,7 @@ export class Cluster implements Backbone {
       return;
     }
     // msgpackr hands out Buffers; amqplib copies the bytes into its frame at once.
-    ch.publish(exchange, key, encodeMessage(message) as Buffer, this.#stamp, this.#confirmed);
+    ch.publish(exchange, key, encodeMessage(message) as Buffer, this.#stamp, this.#confirms.confirmed);
     this.counters.sent++;
   }
 

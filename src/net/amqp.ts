@@ -92,6 +92,38 @@ export interface AmqpConfirmChannel extends AmqpChannel {
   waitForConfirms(): Promise<void>;
 }
 
+/**
+ * Watches what is sent on a confirm channel for losses, so that a loss is told
+ * once even when it happened before anyone waited (a connection that went down
+ * between a send and the wait). Pass {@link ConfirmWatch.confirmed} with each send.
+ */
+export class ConfirmWatch {
+  #lost = false;
+
+  /** The confirmation callback for every send (one function, not one per message). */
+  readonly confirmed = (err: unknown): void => {
+    if (err !== null) this.#lost = true;
+  };
+
+  /**
+   * Resolves once everything sent on `ch` is confirmed; rejects if something was
+   * refused or went down unconfirmed since the last rejection. With no channel
+   * (disconnected) it resolves, unless such a loss is still untold.
+   * @param what what was lost, for the rejection's message
+   */
+  flushed(ch: AmqpConfirmChannel | null, what: string): Promise<void> {
+    if (this.#lost) {
+      this.#lost = false;
+      return Promise.reject(new Error(`${what} were lost with the connection`));
+    }
+    if (ch === null) return Promise.resolve();
+    return ch.waitForConfirms().catch((e) => {
+      this.#lost = false; // this rejection is the news of the loss
+      throw e;
+    });
+  }
+}
+
 /** An amqplib connection (the subset used here). */
 export interface AmqpConnection {
   /** A new channel. */

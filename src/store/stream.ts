@@ -40,6 +40,7 @@ import {
   amqpConnect,
   type AmqpConnection,
   type AmqpDelivery,
+  ConfirmWatch,
   displayAmqpUrl,
 } from "../net/amqp.ts";
 import { MemoryStore } from "./memory.ts";
@@ -95,12 +96,7 @@ export class StreamStore implements EventStore {
   #memory: MemoryStore;
   #conn: AmqpConnection | null = null;
   #ch: AmqpConfirmChannel | null = null;
-  /** Set when an append was refused, or went down with its channel, unconfirmed. */
-  #lost = false;
-  /** Each append's confirmation (one function for all of them, not one per append). */
-  readonly #confirmed = (err: unknown): void => {
-    if (err !== null) this.#lost = true;
-  };
+  #confirms = new ConfirmWatch();
   /** The stream offset to resume at. */
   #offset: number | "first" = "first";
   #unacked = 0;
@@ -171,17 +167,7 @@ export class StreamStore implements EventStore {
    * (appends meanwhile stay in this node's memory, counted as `unshared`).
    */
   flushed(): Promise<void> {
-    if (this.#lost) {
-      // Appends went down with a connection before anyone waited for them.
-      this.#lost = false;
-      return Promise.reject(new Error("history appends were lost with the stream's connection"));
-    }
-    const ch = this.#ch;
-    if (ch === null) return Promise.resolve();
-    return ch.waitForConfirms().catch((e) => {
-      this.#lost = false; // this rejection is the news of the loss
-      throw e;
-    });
+    return this.#confirms.flushed(this.#ch, "history appends");
   }
 
   /** Appends to the stream; the event is read back into memory from there. */
@@ -192,7 +178,12 @@ export class StreamStore implements EventStore {
       this.#memory.append(event);
       return;
     }
-    ch.sendToQueue(this.options.stream, msgpackFormat.encode(event) as Buffer, undefined, this.#confirmed);
+    ch.sendToQueue(
+      this.options.stream,
+      msgpackFormat.encode(event) as Buffer,
+      undefined,
+      this.#confirms.confirmed,
+    );
     this.stream.published++;
   }
 
