@@ -6,20 +6,11 @@
  * @module
  */
 
-import type { Results } from "../run.ts";
+import type { Results, Verdict } from "./results.ts";
+
+export type { Verdict };
 import { project, PROJECTED_CORES, type Projection, PROJECTION_FORMULA } from "./projection.ts";
 import type { Percentiles } from "./stats.ts";
-
-/** One target of the issue, checked against a run. */
-export interface Verdict {
-  target: string;
-  goal: string;
-  measured: string;
-  /** true met, false missed, null not measured. */
-  met: boolean | null;
-  /** How far from the goal, when missed. */
-  gap: string;
-}
 
 const fmt = (x: number | undefined, digits = 0) =>
   x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US", {
