@@ -19,7 +19,7 @@ import { startServer } from "../main.ts";
 import type { RunningServer } from "../main.ts";
 import { AREA_PROCEDURE, createPushApp, type PushAppInstance } from "../push.ts";
 import { QueueBridge, type QueueBridgeOptions } from "../src/bridge/queue_bridge.ts";
-import { connectV2, type RawClient, rawV1, rawV2, waitUntil, within } from "./helpers.ts";
+import { connectV2, eventually, type RawClient, rawV1, rawV2, waitUntil, within } from "./helpers.ts";
 import {
   amqpClose,
   type AmqpConfirmChannel,
@@ -30,7 +30,6 @@ import {
   deleteQueue,
   getMessages,
   managementPublish,
-  pollUntil,
   portOpen,
   privateNodeTest,
   publishConfirmed,
@@ -65,9 +64,9 @@ interface Subscriber {
   close(): Promise<void>;
 }
 
-/** Polls an async condition every 50 ms until it holds, failing after `ms`. */
-async function eventually(check: () => Promise<boolean>, what: string, ms = BROKER_MS): Promise<void> {
-  if (!await pollUntil(check, ms)) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+/** {@link eventually} with the broker's bound. */
+function brokerEventually(check: () => Promise<boolean>, what: string): Promise<boolean> {
+  return eventually(check, what, BROKER_MS, 250);
 }
 
 /** A WAMP v2 subscriber (autobahn-browser) on `topic`; `onEvent` runs for each event. */
@@ -242,7 +241,7 @@ function missing(seen: Map<string, number>, n: number): string[] {
 /** Waits until the queue has no unacknowledged messages, then returns its counts. */
 async function settledCounts(queue: string): Promise<QueueCounts> {
   let counts: QueueCounts = { ready: -1, unacked: -1, total: -1 };
-  await eventually(async () => {
+  await brokerEventually(async () => {
     counts = await queueCounts(queue);
     return counts.unacked === 0;
   }, `no unacked messages in ${queue}`);
@@ -581,7 +580,7 @@ bridgeTest(
 
       // Nothing left in the main queue, nothing unacked, while the bridge is still connected.
       let counts: QueueCounts = { ready: -1, unacked: -1, total: -1 };
-      await eventually(async () => {
+      await brokerEventually(async () => {
         counts = await queueCounts(queue);
         return counts.total === 0;
       }, `the main queue to be empty and acked (last ${JSON.stringify(counts)})`).catch((e) => {
@@ -683,15 +682,15 @@ async function restartMidStream(node: PrivateRabbit): Promise<void> {
     try {
       await waitUntil(() => a.events.length >= 30, "the stream to be flowing", BROKER_MS);
       await node.stopApp();
-      await eventually(async () => !await portOpen(node.stompPort), "the STOMP port to close");
+      await brokerEventually(async () => !await portOpen(node.stompPort), "the STOMP port to close");
       // The outage shows in /healthz; /readyz stays 200 (the bridge subscribed once: it reconnects by itself).
-      await eventually(async () => (await health()).bridge === "waiting", "/healthz to say waiting");
+      await brokerEventually(async () => (await health()).bridge === "waiting", "/healthz to say waiting");
       assert.equal((await health()).ready, 200);
       producedBeforeStart = produced;
       await node.startApp();
       const down = await waitForBroker(60_000, node);
       assert.equal(down, null, `the broker is back: ${down}`);
-      await eventually(
+      await brokerEventually(
         async () => (await health()).bridge === "connected",
         "/healthz to say connected again",
       );

@@ -37,7 +37,7 @@ import {
   uniqueCluster,
   withCluster,
 } from "./cluster_nodes.ts";
-import { RawClient, rawV1, rawV2, rid, waitUntil, within } from "./helpers.ts";
+import { eventually, RawClient, rawV1, rawV2, rid, waitUntil, within } from "./helpers.ts";
 import { MANAGEMENT_URL, rabbit } from "./rabbitmq.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { CHROMIUM, haveChromium, LAUNCH_ARGS } from "./browser.ts";
@@ -220,20 +220,13 @@ class Client {
     options: Dict = {},
     ms = CLUSTER_MS,
   ): Promise<History> {
-    const deadline = Date.now() + ms;
     let last: History | undefined;
-    while (true) {
-      last = await this.history(options);
-      if (done(last)) return last;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${this.name}: timed out after ${ms} ms waiting for ${what}; get_events answers ${
-            JSON.stringify(bodies(last.events))
-          }`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+    return await eventually(
+      async () => done(last = await this.history(options)) ? last : undefined,
+      () => `${what} on ${this.name}; get_events answers ${JSON.stringify(bodies(last?.events ?? []))}`,
+      ms,
+      POLL_MS,
+    );
   }
 
   /**

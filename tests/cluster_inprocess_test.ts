@@ -23,6 +23,7 @@ import type { RunningServer } from "../main.ts";
 import {
   ask,
   assertNothingQueued,
+  eventually,
   RawClient,
   rawRegister,
   rawSubscribe,
@@ -33,7 +34,7 @@ import {
   waitUntil,
 } from "./helpers.ts";
 import { clusterTest, deleteClusterLeftovers, uniqueCluster } from "./cluster_nodes.ts";
-import { AMQP_PORT, deleteQueue, managementPublish, pollUntil, STOMP_URL, uniqueQueue } from "./rabbitmq.ts";
+import { AMQP_PORT, deleteQueue, managementPublish, STOMP_URL, uniqueQueue } from "./rabbitmq.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { createPushApp, type PushAppInstance } from "../push.ts";
 import type { StreamStore } from "../src/store/stream.ts";
@@ -335,13 +336,16 @@ clusterTest(
 
       // The history has it (from the stream, or from memory if the stream was not back yet).
       let bodies: string[] = [];
-      await pollUntil(async () => {
-        const r = await ask(client!, [48, rid(), {}, "wamp.subscription.get_events", [subscription]]);
-        assert.equal(r[0], 50, JSON.stringify(r));
-        bodies = ((r[3] as unknown[][])[0] as { args: [{ body: string }] }[]).map((e) => e.args[0].body);
-        return bodies.includes("dark");
-      }, 15_000);
-      assert.ok(bodies.includes("dark"), `history: ${JSON.stringify(bodies)}`);
+      await eventually(
+        async () => {
+          const r = await ask(client!, [48, rid(), {}, "wamp.subscription.get_events", [subscription]]);
+          assert.equal(r[0], 50, JSON.stringify(r));
+          bodies = ((r[3] as unknown[][])[0] as { args: [{ body: string }] }[]).map((e) => e.args[0].body);
+          return bodies.includes("dark");
+        },
+        () => `the history to hold it; it holds ${JSON.stringify(bodies)}`,
+        15_000,
+      );
     } finally {
       await client?.close();
       await server?.close();

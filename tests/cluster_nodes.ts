@@ -20,7 +20,7 @@
  */
 
 import { Child, EXIT_MS, START_MS } from "./child.ts";
-import { within } from "./helpers.ts";
+import { eventually, within } from "./helpers.ts";
 import { bridgeTest, MANAGEMENT_URL, STOMP_URL } from "./rabbitmq.ts";
 
 /** Bound for the nodes of a cluster to hear of each other (heartbeats are 1 s apart). */
@@ -216,7 +216,6 @@ function nodeProcess(child: Child, port: number, node: string): NodeProcess {
  * the survivors to give it up.)
  */
 export async function waitForPeers(nodes: readonly NodeProcess[], n: number, ms = PEERS_MS): Promise<void> {
-  const deadline = Date.now() + ms;
   const ids = nodes.map((x) => x.node);
   const ok = (self: NodeProcess, h: NodeHealth) => {
     if (h.cluster?.state !== "connected" || h.cluster.nodes.length !== n - 1) return false;
@@ -225,17 +224,16 @@ export async function waitForPeers(nodes: readonly NodeProcess[], n: number, ms 
     return JSON.stringify([...h.cluster.nodes].sort()) === JSON.stringify(others);
   };
   let last: NodeHealth[] = [];
-  while (true) {
-    last = await Promise.all(nodes.map((x) => x.health()));
-    if (nodes.every((x, i) => ok(x, last[i]))) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${ms} ms waiting for ${nodes.length} node(s) to hear of ${n - 1} other(s): ` +
-          JSON.stringify(last.map((h) => h.cluster)),
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(
+    async () => {
+      last = await Promise.all(nodes.map((x) => x.health()));
+      return nodes.every((x, i) => ok(x, last[i]));
+    },
+    () =>
+      `${nodes.length} node(s) to hear of ${n - 1} other(s): ${JSON.stringify(last.map((h) => h.cluster))}`,
+    ms,
+    100,
+  );
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   assertNothingQueued,
   autobahn,
   connectV2,
+  eventually,
   RawClient,
   rawV1,
   rawV2,
@@ -214,32 +215,19 @@ async function lookup(observer: RawClient, procedure: string): Promise<number | 
   return (await meta(observer, "wamp.registration.lookup", [procedure]))[0] as number | null;
 }
 
-/**
- * Polls `probe` (typically a meta call on the node in question) every 20 ms until it
- * returns something other than undefined, failing after `ms`.
- */
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  ms = PROPAGATION_MS,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20)); // polling interval, not synchronization
-  }
+/** {@link eventually} within the cluster's propagation bound, every 20 ms (a meta call is cheap). */
+function propagated<T>(probe: () => Promise<T | undefined>, what: string, ms = PROPAGATION_MS): Promise<T> {
+  return eventually(probe, what, ms, 20);
 }
 
 /** Waits until the node of `observer` knows a registration of `procedure`; returns its id there. */
 function seen(observer: RawClient, procedure: string, what: string): Promise<number> {
-  return eventually(async () => (await lookup(observer, procedure)) ?? undefined, what);
+  return propagated(async () => (await lookup(observer, procedure)) ?? undefined, what);
 }
 
 /** Waits until the node of `observer` no longer knows a registration of `procedure`. */
 async function gone(observer: RawClient, procedure: string, what: string): Promise<void> {
-  await eventually(async () => (await lookup(observer, procedure)) === null ? true : undefined, what);
+  await propagated(async () => (await lookup(observer, procedure)) === null ? true : undefined, what);
 }
 
 /** Waits until the registration `procedure` on the node of `observer` lists exactly `callees` (any order). */
@@ -250,7 +238,7 @@ async function calleesAre(
   what: string,
 ): Promise<number> {
   const want = JSON.stringify([...callees].sort());
-  return await eventually(async () => {
+  return await propagated(async () => {
     const id = await lookup(observer, procedure);
     if (id === null) return undefined;
     const got = (await meta(observer, "wamp.registration.list_callees", [id]))[0] as number[];
@@ -289,7 +277,7 @@ clusterTest(
         await seen(onB.client, p, `node B to learn of ${p}`);
         await seen(observerC, p, `node C to learn of ${p}`);
       }
-      await eventually(
+      await propagated(
         async () => (await meta(onB.client, "wamp.registration.match", ["t.a.pre.x.y"]))[0] ?? undefined,
         "node B to learn of the prefix registration t.a.pre",
       );
@@ -835,7 +823,7 @@ clusterTest(
           "v1-again",
           "served again",
         ]);
-        await eventually(async () => {
+        await propagated(async () => {
           const listed = (await meta(observerB, "wamp.session.list"))[0] as number[];
           return listed.includes(callee2.session) ? true : undefined;
         }, "wamp.session.list on B to list the new callee on C");
@@ -870,7 +858,7 @@ clusterTest(
         return JSON.stringify(x.nodes) === JSON.stringify([y.node]) &&
           JSON.stringify(y.nodes) === JSON.stringify([x.node]);
       };
-      await eventually(
+      await propagated(
         async () => {
           const h = await healthOnNewConnection(port);
           byPid.set(h.pid, h.cluster);

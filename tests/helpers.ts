@@ -44,6 +44,28 @@ export async function waitUntil(condition: () => boolean, what: string, ms = TIM
   }
 }
 
+/**
+ * Polls an asynchronous `probe` every `intervalMs` until it gives a value other
+ * than undefined or false, and returns that value; fails after `ms` naming `what`
+ * (a function is asked at the deadline, so the message can show what was last seen).
+ */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>,
+  what: string | (() => string),
+  ms = TIMEOUT_MS,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (true) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs)); // the polling interval, not a synchronization
+  }
+}
+
 // deno-lint-ignore no-explicit-any
 export type AutobahnSession = any;
 
