@@ -105,7 +105,7 @@ export class Broker {
   /**
    * Hands out the next subscription ids from a random point of the ID space: the
    * nodes of a cluster do this, so that an id names one subscription cluster-wide
-   * (two nodes' runs of ids meet with a chance of about one in 2^53 / ids made).
+   * (two nodes' runs of ids overlap with a chance of about the ids made ÷ 2^52).
    */
   spreadIds(): void {
     // From the lower half: a node never runs into the top of the space and wraps.
