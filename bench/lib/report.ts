@@ -488,6 +488,17 @@ export function renderReport(r: Results, analysis: string | null): string {
     }),
   ));
   out.push("");
+  const share = routerShare(r.rpc);
+  if (share !== null) {
+    out.push(
+      `**The router's own CPU per routed call** (network callee, ${share.k} in flight): Tuerca's server CPU ` +
+        `per call less twice the echo's per echo, since a routed call is two receives and two sends through ` +
+        `the server and an echo one of each: ${fmt(share.us, 1)} µs, the router's parsing, routing and ` +
+        "encoding. Only the most calls in flight say this: with fewer, a message more often wakes the server " +
+        "on its own, and a routed call wakes it twice as often as an echo.",
+      "",
+    );
+  }
 
   out.push("## 4. Queue: messages on `la_cola` → one consumer", "");
   out.push(table(
@@ -1047,4 +1058,15 @@ export async function writeReport(r: Results, file: URL): Promise<void> {
     stderr: "null",
   })
     .output();
+}
+
+/** At the largest K measured, Tuerca's server CPU per call (network callee) less twice the echo's per echo, µs. */
+function routerShare(rows: Results["rpc"]): { k: number; us: number } | null {
+  let best: { k: number; us: number } | null = null;
+  for (const t of rows) {
+    if (t.server !== "tuerca" || !t.label.includes("network") || (best !== null && t.k <= best.k)) continue;
+    const echo = rows.find((b) => b.server === "bare" && b.k === t.k);
+    if (echo !== undefined) best = { k: t.k, us: t.serverCpuUsPerCall - 2 * echo.serverCpuUsPerCall };
+  }
+  return best;
 }
