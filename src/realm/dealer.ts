@@ -92,12 +92,25 @@ export class Registration {
   }
 }
 
+/** A session's calls in flight, as caller and as callee. */
+interface CallsOf {
+  /** The calls it made, by its request id. */
+  readonly made: Map<RequestId, PendingCall>;
+  /** The calls it serves, newest first, linked through {@link PendingCall.nextServed}. */
+  served: PendingCall | null;
+}
+
 /** A call in flight. */
 interface PendingCall {
   readonly invocation: number;
   readonly caller: Participant;
   readonly request: RequestId;
   readonly callee: Participant;
+  /** The caller's and the callee's records, so that ending the call looks nothing up. */
+  readonly ofCaller: CallsOf;
+  readonly ofCallee: CallsOf;
+  prevServed: PendingCall | null;
+  nextServed: PendingCall | null;
   readonly receiveProgress: boolean;
   /** Set by CANCEL mode `kill`: the callee's answer is awaited, then sent as canceled. */
   killRequested: boolean;
@@ -165,8 +178,7 @@ export class Dealer {
   #byId = new Map<number, Registration>();
   #registrationsOf = new Map<Participant, Set<Registration>>();
   #pending = new Map<number, PendingCall>();
-  #pendingOfCaller = new Map<Participant, Map<RequestId, PendingCall>>();
-  #pendingOfCallee = new Map<Participant, Set<PendingCall>>();
+  #callsOf = new Map<Participant, CallsOf>();
   #registrationIds = new IdSequence();
   #invocationIds = new IdSequence();
   #timed = 0;
@@ -263,7 +275,7 @@ export class Dealer {
    * reuse one before its answer).
    */
   isPending(caller: Participant, request: RequestId): boolean {
-    return this.#pendingOfCaller.get(caller)?.has(request) ?? false;
+    return this.#callsOf.get(caller)?.made.has(request) ?? false;
   }
 
   /**
@@ -339,6 +351,10 @@ export class Dealer {
       caller,
       request,
       callee,
+      ofCaller: this.#calls(caller),
+      ofCallee: this.#calls(callee),
+      prevServed: null,
+      nextServed: null,
       receiveProgress: details.receive_progress === true,
       killRequested: false,
       timer: undefined,
@@ -418,7 +434,7 @@ export class Dealer {
    *   left, on another node of a cluster)
    */
   cancel(caller: Participant, request: RequestId, mode: CancelMode, reason?: string): void {
-    const pending = this.#pendingOfCaller.get(caller)?.get(request);
+    const pending = this.#callsOf.get(caller)?.made.get(request);
     if (pending === undefined || pending.killRequested) return;
     // A callee on another node hears of a skip too, so that its node forgets the call as well
     // (it does not tell the callee: `skip` never interrupts).
@@ -445,27 +461,26 @@ export class Dealer {
     const regs = this.#registrationsOf.get(s);
     if (regs !== undefined) { for (const reg of regs) this.#dropCallee(s, reg); }
 
-    const asCallee = this.#pendingOfCallee.get(s);
-    if (asCallee !== undefined) {
-      for (const pending of asCallee) {
-        this.#untrack(pending, "callee_left");
-        this.#sendCanceled(pending, "the callee left before answering");
-      }
+    const calls = this.#callsOf.get(s);
+    if (calls === undefined) return;
+    // A copy first: answering a caller may end other calls of this list under us.
+    const served: PendingCall[] = [];
+    for (let p = calls.served; p !== null; p = p.nextServed) served.push(p);
+    for (const pending of served) {
+      if (this.#pending.get(pending.invocation) !== pending) continue;
+      this.#untrack(pending, "callee_left");
+      this.#sendCanceled(pending, "the callee left before answering");
     }
-    const asCaller = this.#pendingOfCaller.get(s);
-    if (asCaller !== undefined) {
-      for (const pending of asCaller.values()) {
-        this.#untrack(pending, "caller_left");
-        this.#interrupt(pending, ErrorUri.CANCELED);
-      }
+    for (const pending of calls.made.values()) {
+      this.#untrack(pending, "caller_left");
+      this.#interrupt(pending, ErrorUri.CANCELED);
     }
-    this.#pendingOfCallee.delete(s);
-    this.#pendingOfCaller.delete(s);
+    this.#callsOf.delete(s);
   }
 
   /** How many calls `caller` has in flight. */
   pendingCountOf(caller: Participant): number {
-    return this.#pendingOfCaller.get(caller)?.size ?? 0;
+    return this.#callsOf.get(caller)?.made.size ?? 0;
   }
 
   /** How many registrations `callee` is in. */
@@ -536,23 +551,31 @@ export class Dealer {
 
   #track(p: PendingCall): void {
     this.#pending.set(p.invocation, p);
-    let ofCaller = this.#pendingOfCaller.get(p.caller);
-    if (ofCaller === undefined) this.#pendingOfCaller.set(p.caller, ofCaller = new Map());
-    ofCaller.set(p.request, p);
-    let ofCallee = this.#pendingOfCallee.get(p.callee);
-    if (ofCallee === undefined) this.#pendingOfCallee.set(p.callee, ofCallee = new Set());
-    ofCallee.add(p);
+    p.ofCaller.made.set(p.request, p);
+    const first = p.ofCallee.served;
+    p.nextServed = first;
+    if (first !== null) first.prevServed = p;
+    p.ofCallee.served = p;
   }
 
-  // A session's two indexes live as long as the session (removeSession drops them):
-  // emptying and re-creating them on every call was pure churn for a caller with one
-  // call in flight at a time.
+  #calls(s: Participant): CallsOf {
+    let calls = this.#callsOf.get(s);
+    // A session's record lives as long as the session (removeSession drops it).
+    if (calls === undefined) this.#callsOf.set(s, calls = { made: new Map(), served: null });
+    return calls;
+  }
+
   #untrack(p: PendingCall, outcome: CallOutcome): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
     this.counters.calls[outcome]++;
     if (p.started >= 0) this.counters.duration.observe((performance.now() - p.started) / 1000);
     this.#pending.delete(p.invocation);
-    this.#pendingOfCaller.get(p.caller)?.delete(p.request);
-    this.#pendingOfCallee.get(p.callee)?.delete(p);
+    p.ofCaller.made.delete(p.request);
+    // Out of the callee's list; a second untrack finds nothing to do.
+    const { prevServed: prev, nextServed: next } = p;
+    if (prev !== null) prev.nextServed = next;
+    else if (p.ofCallee.served === p) p.ofCallee.served = next;
+    if (next !== null) next.prevServed = prev;
+    p.prevServed = p.nextServed = null;
   }
 }
