@@ -9,12 +9,14 @@ import assert from "node:assert/strict";
 import { type ClusterMessage, decodeMessage, encodeMessage } from "../src/cluster/wire.ts";
 import { msgpackFormat } from "../src/codec/v2_msgpack.ts";
 
-const sub = { i: 7, u: "t.a", m: "prefix", c: 1_700_000_000_000, s: [11, 12] };
+const sub = { i: 7, u: "t.a", m: "prefix", c: 1_700_000_000_000, n: 2, s: [11, 12] };
 
 Deno.test("cluster wire: the subscription question and answer round-trip", () => {
   const messages: ClusterMessage[] = [
     { k: "subq", n: "node-1", r: "realm1", q: 3 },
+    { k: "subq", n: "node-1", r: "realm1", q: 3, w: true },
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [sub as never] },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ i: 7, u: "t.a", m: "exact", c: 1, n: 4 }] },
     { k: "suba", n: "node-2", r: "realm1", q: 4, s: [] },
   ];
   for (const m of messages) assert.deepEqual(decodeMessage(encodeMessage(m)), m);
@@ -24,6 +26,8 @@ Deno.test("cluster wire: a malformed subscription question or answer is dropped 
   const bad: Record<string, unknown>[] = [
     { k: "subq", n: "node-1", q: 3 }, // no realm
     { k: "subq", n: "node-1", r: "realm1", q: 0 }, // not an id
+    { k: "subq", n: "node-1", r: "realm1", q: 3, w: "yes" },
+    { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, n: 0 }] },
     { k: "suba", n: "node-2", r: "realm1", q: 3 }, // no list
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, m: "regex" }] },
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, s: ["11"] }] },

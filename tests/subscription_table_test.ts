@@ -22,7 +22,14 @@ function participant(id: number): Participant {
 }
 
 function remote(id: number, uri: string, subscribers: number[], match: "exact" | "prefix" = "exact") {
-  return { id, uri, match, created: 1_000, subscribers } satisfies RemoteSubscription;
+  return {
+    id,
+    uri,
+    match,
+    created: 1_000,
+    count: subscribers.length,
+    subscribers,
+  } satisfies RemoteSubscription;
 }
 
 Deno.test("subscription table: this node's id wins for a pattern it holds; else the lowest of the other nodes'", () => {
@@ -42,6 +49,7 @@ Deno.test("subscription table: any node's id names the pattern, with every node'
   const table = new SubscriptionTable([], [remote(90, "t.b", [8]), remote(50, "t.b", [9, 10])]);
   assert.deepEqual(table.subscribers(90).sort((x, y) => x - y), [8, 9, 10]);
   assert.deepEqual(table.subscribers(50).sort((x, y) => x - y), [8, 9, 10]);
+  assert.equal(table.count(90), 3);
   assert.deepEqual(table.get(90), {
     id: 90,
     created: new Date(1_000).toISOString(),
@@ -83,4 +91,16 @@ Deno.test("broker: spread ids start at a random point of the lower half of the I
   assert.equal(first, 1);
   for (const id of ids) assert.ok(id >= 1 && id <= 2 ** 52 + 1, String(id));
   assert.notEqual(ids[0], ids[1]);
+});
+
+Deno.test("subscription table: without the other nodes' ids the counts still add up (a session lives on one node)", () => {
+  const broker = new Broker();
+  broker.subscribe(participant(1), "t.a");
+  broker.subscribe(participant(2), "t.a");
+  const table = new SubscriptionTable(broker.subscriptions(), [
+    { id: 70, uri: "t.a", match: "exact", created: 1_000, count: 3 },
+    { id: 80, uri: "t.a", match: "exact", created: 1_000, count: 1 },
+  ]);
+  assert.equal(table.count(70), 6);
+  assert.deepEqual(table.subscribers(80).sort((x, y) => x - y), [1, 2], "only the ids that were sent");
 });

@@ -141,8 +141,11 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
     realm.meta.elsewhere = this;
   }
 
-  /** Asks every other node for its subscriptions here (see {@link SUBSCRIPTION_QUERY_MS}). */
-  elsewhere(): Promise<RemoteSubscription[]> | null {
+  /**
+   * Asks every other node for its subscriptions here (see {@link SUBSCRIPTION_QUERY_MS}).
+   * @param withSubscribers whether they send their subscribers' ids, not only how many
+   */
+  elsewhere(withSubscribers: boolean): Promise<RemoteSubscription[]> | null {
     if (this.#peers.size === 0) return null;
     const q = ++this.#lastQuery;
     return new Promise((resolve) => {
@@ -159,7 +162,9 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
         done: resolve,
       };
       this.#queries.set(q, query);
-      this.bb.broadcast({ k: "subq", n: this.bb.node, r: this.realm.name, q });
+      const m: ClusterMessage = { k: "subq", n: this.bb.node, r: this.realm.name, q };
+      if (withSubscribers) m.w = true;
+      this.bb.broadcast(m);
     });
   }
 
@@ -417,14 +422,22 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
           n: this.bb.node,
           r: this.realm.name,
           q: m.q,
-          s: this.#subscriptions(),
+          s: this.#subscriptions(m.w === true),
         });
         return;
       case "suba": {
         const query = this.#queries.get(m.q);
         if (query === undefined || !query.waiting.delete(m.n)) return;
         for (const sub of m.s) {
-          query.got.push({ id: sub.i, uri: sub.u, match: sub.m, created: sub.c, subscribers: sub.s });
+          const got: RemoteSubscription = {
+            id: sub.i,
+            uri: sub.u,
+            match: sub.m,
+            created: sub.c,
+            count: sub.n,
+          };
+          if (sub.s != null) got.subscribers = sub.s;
+          query.got.push(got);
         }
         if (query.waiting.size === 0) this.#settle(m.q);
         return;
@@ -504,12 +517,15 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
   }
 
   /** This node's subscriptions that client sessions hold, for another node's meta API. */
-  #subscriptions(): SubInfo[] {
+  #subscriptions(withIds: boolean): SubInfo[] {
     const out: SubInfo[] = [];
     for (const sub of this.realm.broker.subscriptions()) {
       const ids: number[] = [];
       for (const s of sub.subscribers) if (shared(s)) ids.push(s.id);
-      if (ids.length > 0) out.push({ i: sub.id, u: sub.topic, m: sub.match, c: sub.created, s: ids });
+      if (ids.length === 0) continue;
+      const info: SubInfo = { i: sub.id, u: sub.topic, m: sub.match, c: sub.created, n: ids.length };
+      if (withIds) info.s = ids;
+      out.push(info);
     }
     return out;
   }

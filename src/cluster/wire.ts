@@ -70,8 +70,10 @@ export interface SubInfo {
   m: MatchPolicy;
   /** When it was created (ms since the epoch). */
   c: number;
-  /** Its client sessions' ids. */
-  s: number[];
+  /** How many client sessions hold it. */
+  n: number;
+  /** Their ids, when the question asked for them. */
+  s?: number[];
 }
 
 /** What a node holds in one realm. */
@@ -115,7 +117,7 @@ export type ClusterMessage =
   | { k: "res"; n: string; r: string; q: number; d: Dict; a?: unknown[]; w?: Dict }
   | { k: "err"; n: string; r: string; q: number; e: string; a?: unknown[]; w?: Dict }
   | { k: "kill"; n: string; r: string; i: number; reason: string; message?: string }
-  | { k: "subq"; n: string; r: string; q: number }
+  | { k: "subq"; n: string; r: string; q: number; w?: boolean }
   | { k: "suba"; n: string; r: string; q: number; s: SubInfo[] };
 
 /** The MessagePack bytes of a message. */
@@ -160,7 +162,7 @@ function isTestaments(v: unknown): v is Testament[] {
 
 function isSubInfo(v: unknown): v is SubInfo {
   return isDict(v) && isNum(v.i) && isText(v.u) && isMatchPolicy(v.m) && typeof v.c === "number" &&
-    Array.isArray(v.s) && v.s.every(isNum);
+    isNum(v.n) && (v.s == null || (Array.isArray(v.s) && v.s.every(isNum)));
 }
 
 function isRealmState(v: unknown): v is RealmState {
@@ -207,7 +209,7 @@ function isMessage(m: unknown): m is ClusterMessage {
     case "kill":
       return realm && isNum(m.i) && isText(m.reason) && (m.message == null || isText(m.message));
     case "subq":
-      return realm && isNum(m.q);
+      return realm && isNum(m.q) && (m.w == null || typeof m.w === "boolean");
     case "suba":
       return realm && isNum(m.q) && Array.isArray(m.s) && m.s.every(isSubInfo);
     default:

@@ -248,11 +248,10 @@ export class MetaApi implements Participant {
       "wamp.subscription.get": ({ args }) =>
         this.#everywhere((t) => t.get(args[0])) ?? subscriptionDetails(this.#subscription(args[0])),
       "wamp.subscription.list_subscribers": ({ args }) =>
-        this.#everywhere((t) => t.subscribers(args[0])) ??
+        this.#everywhere((t) => t.subscribers(args[0]), true) ??
           [...this.#subscription(args[0]).subscribers].map((s) => s.id),
       "wamp.subscription.count_subscribers": ({ args }) =>
-        this.#everywhere((t) => t.subscribers(args[0]).length) ??
-          this.#subscription(args[0]).subscribers.size,
+        this.#everywhere((t) => t.count(args[0])) ?? this.#subscription(args[0]).subscribers.size,
       "wamp.subscription.get_events": (call) => this.#getEvents(call),
 
       "wamp.registration.list": () => byPolicy(dealer.registrations(), (reg) => reg.procedure),
@@ -353,9 +352,12 @@ export class MetaApi implements Participant {
     return new MetaResult([events], { complete: page.complete, since: new Date(store.since).toISOString() });
   }
 
-  /** `answer` over every node's subscriptions, later; null outside a cluster (or alone in one). */
-  #everywhere<R>(answer: (table: SubscriptionTable) => R): Promise<R> | null {
-    const remote = this.elsewhere?.elsewhere() ?? null;
+  /**
+   * `answer` over every node's subscriptions, later; null outside a cluster (or alone in one).
+   * @param withSubscribers whether the other nodes must send their subscribers' ids
+   */
+  #everywhere<R>(answer: (table: SubscriptionTable) => R, withSubscribers = false): Promise<R> | null {
+    const remote = this.elsewhere?.elsewhere(withSubscribers) ?? null;
     if (remote === null) return null;
     return remote.then((subs) => answer(new SubscriptionTable(this.realm.broker.subscriptions(), subs)));
   }

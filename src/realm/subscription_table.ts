@@ -30,8 +30,10 @@ export interface RemoteSubscription {
   match: MatchPolicy;
   /** When it was created there (ms since the epoch). */
   created: number;
-  /** The session ids of its subscribers there (client sessions only: the server's own stay per node). */
-  subscribers: number[];
+  /** How many subscribers it has there (client sessions only: the server's own stay per node). */
+  count: number;
+  /** Their session ids, when they were asked for. */
+  subscribers?: number[];
 }
 
 /** Where the meta API hears of the subscriptions held elsewhere: the other nodes of a cluster. */
@@ -39,8 +41,9 @@ export interface SubscriptionSource {
   /**
    * The other nodes' subscriptions in this realm, or null when there is no other
    * node to ask (the meta API then answers from this node alone, at once).
+   * @param withSubscribers whether the subscribers' ids are needed (else only their count)
    */
-  elsewhere(): Promise<RemoteSubscription[]> | null;
+  elsewhere(withSubscribers: boolean): Promise<RemoteSubscription[]> | null;
 }
 
 /** One pattern, with every node's ids and subscribers. */
@@ -51,7 +54,10 @@ interface Entry {
   own: boolean;
   uri: string;
   match: MatchPolicy;
-  subscribers: Set<number>;
+  /** Subscribers on every node (a session lives on one node, so the counts add up). */
+  count: number;
+  /** Their ids, as far as they were asked for. */
+  ids: number[];
 }
 
 const POLICY_ORDER: Record<MatchPolicy, number> = { exact: 0, prefix: 1, wildcard: 2 };
@@ -70,11 +76,13 @@ export class SubscriptionTable {
   constructor(local: Iterable<Subscription>, remote: RemoteSubscription[]) {
     for (const sub of local) {
       const entry = this.#entry(sub.id, sub.topic, sub.match, sub.created, true);
-      for (const s of sub.subscribers) entry.subscribers.add(s.id);
+      entry.count += sub.subscribers.size;
+      for (const s of sub.subscribers) entry.ids.push(s.id);
     }
     for (const sub of remote) {
       const entry = this.#entry(sub.id, sub.uri, sub.match, sub.created, false);
-      for (const id of sub.subscribers) entry.subscribers.add(id);
+      entry.count += sub.count;
+      if (sub.subscribers !== undefined) entry.ids.push(...sub.subscribers);
     }
   }
 
@@ -104,15 +112,20 @@ export class SubscriptionTable {
     return { id, created: new Date(created).toISOString(), uri: entry.uri, match: entry.match };
   }
 
-  /** `wamp.subscription.list_subscribers`: its subscribers on every node. */
+  /** `wamp.subscription.list_subscribers`: its subscribers on every node (when their ids were asked for). */
   subscribers(id: unknown): number[] {
-    return [...this.#named(id).entry.subscribers];
+    return this.#named(id).entry.ids;
+  }
+
+  /** `wamp.subscription.count_subscribers`: how many subscribers it has on every node. */
+  count(id: unknown): number {
+    return this.#named(id).entry.count;
   }
 
   #entry(id: number, uri: string, match: MatchPolicy, created: number, own: boolean): Entry {
     const k = key(uri, match);
     let entry = this.#entries.get(k);
-    if (entry === undefined) this.#entries.set(k, entry = { id, own, uri, match, subscribers: new Set() });
+    if (entry === undefined) this.#entries.set(k, entry = { id, own, uri, match, count: 0, ids: [] });
     // This node's own id wins (its subscriptions come first); among the others', the lowest.
     else if (!entry.own && id < entry.id) entry.id = id;
     this.#byId.set(id, { entry, created });
