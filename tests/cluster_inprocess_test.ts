@@ -233,6 +233,8 @@ clusterTest(
         match: "prefix",
         created: undefined,
       });
+      const own = await meta(onA.client, "wamp.subscription.get", [idA]) as Record<string, unknown>;
+      assert.deepEqual([own.id, own.uri, own.match], [idA, "submeta.news", "exact"]);
       const unknown = await ask(onA.client, [48, rid(), {}, "wamp.subscription.get", [12345]]);
       assert.equal(unknown[4], "wamp.error.no_such_subscription", JSON.stringify(unknown));
 

@@ -15,6 +15,8 @@ Deno.test("cluster wire: the subscription question and answer round-trip", () =>
   const messages: ClusterMessage[] = [
     { k: "subq", n: "node-1", r: "realm1", q: 3 },
     { k: "subq", n: "node-1", r: "realm1", q: 3, w: true },
+    { k: "subq", n: "node-1", r: "realm1", q: 3, u: "t.", m: "prefix" },
+    { k: "subq", n: "node-1", r: "realm1", q: 3, t: "t.a.b" },
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [sub as never] },
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ i: 7, u: "t.a", m: "exact", c: 1, n: 4 }] },
     { k: "suba", n: "node-2", r: "realm1", q: 4, s: [] },
@@ -27,6 +29,10 @@ Deno.test("cluster wire: a malformed subscription question or answer is dropped 
     { k: "subq", n: "node-1", q: 3 }, // no realm
     { k: "subq", n: "node-1", r: "realm1", q: 0 }, // not an id
     { k: "subq", n: "node-1", r: "realm1", q: 3, w: "yes" },
+    { k: "subq", n: "node-1", r: "realm1", q: 3, u: "t." }, // a pattern without its policy
+    { k: "subq", n: "node-1", r: "realm1", q: 3, u: "t.", m: "regex" },
+    { k: "subq", n: "node-1", r: "realm1", q: 3, m: "exact" },
+    { k: "subq", n: "node-1", r: "realm1", q: 3, t: 5 },
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, n: 0 }] },
     { k: "suba", n: "node-2", r: "realm1", q: 3 }, // no list
     { k: "suba", n: "node-2", r: "realm1", q: 3, s: [{ ...sub, m: "regex" }] },

@@ -25,7 +25,11 @@ import type { CancelMode, Registration } from "../realm/dealer.ts";
 import { bothListeners, type Participant } from "../realm/participant.ts";
 import type { Realm, SessionListener } from "../realm/realm.ts";
 import { MetaTopic } from "../realm/meta.ts";
-import type { RemoteSubscription, SubscriptionSource } from "../realm/subscription_table.ts";
+import type {
+  RemoteSubscription,
+  SubscriptionQuestion,
+  SubscriptionSource,
+} from "../realm/subscription_table.ts";
 import { bindingKeys, RETAINED_KEY, routingKey } from "./keys.ts";
 import { NodeCaller, payload, RemoteSession, sessionInfo } from "./remote.ts";
 import type { RemoteOutlet } from "./remote.ts";
@@ -141,11 +145,8 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
     realm.meta.elsewhere = this;
   }
 
-  /**
-   * Asks every other node for its subscriptions here (see {@link SUBSCRIPTION_QUERY_MS}).
-   * @param withSubscribers whether they send their subscribers' ids, not only how many
-   */
-  elsewhere(withSubscribers: boolean): Promise<RemoteSubscription[]> | null {
+  /** Asks every other node for its subscriptions here (see {@link SUBSCRIPTION_QUERY_MS}). */
+  elsewhere(question: SubscriptionQuestion): Promise<RemoteSubscription[]> | null {
     if (this.#peers.size === 0) return null;
     const q = ++this.#lastQuery;
     return new Promise((resolve) => {
@@ -163,7 +164,9 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
       };
       this.#queries.set(q, query);
       const m: ClusterMessage = { k: "subq", n: this.bb.node, r: this.realm.name, q };
-      if (withSubscribers) m.w = true;
+      if (question.withSubscribers === true) m.w = true;
+      if (question.pattern !== undefined) [m.u, m.m] = [question.pattern.uri, question.pattern.match];
+      if (question.topic !== undefined) m.t = question.topic;
       this.bb.broadcast(m);
     });
   }
@@ -422,7 +425,7 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
           n: this.bb.node,
           r: this.realm.name,
           q: m.q,
-          s: this.#subscriptions(m.w === true),
+          s: this.#subscriptions(m),
         });
         return;
       case "suba": {
@@ -516,10 +519,17 @@ export class RealmLink implements PublishRelay, RemoteOutlet, SessionListener, S
     query.done(query.got);
   }
 
-  /** This node's subscriptions that client sessions hold, for another node's meta API. */
-  #subscriptions(withIds: boolean): SubInfo[] {
+  /** This node's subscriptions that client sessions hold and `question` asks for, for another node's meta API. */
+  #subscriptions(question: { w?: boolean; u?: string; m?: MatchPolicy; t?: string }): SubInfo[] {
+    const broker = this.realm.broker;
+    const withIds = question.w === true;
+    let subs: Iterable<Subscription> = broker.subscriptions();
+    if (question.u != null && question.m != null) {
+      const one = broker.subscription(question.u, question.m);
+      subs = one === undefined ? [] : [one];
+    } else if (question.t != null) subs = broker.matching(question.t);
     const out: SubInfo[] = [];
-    for (const sub of this.realm.broker.subscriptions()) {
+    for (const sub of subs) {
       const ids: number[] = [];
       for (const s of sub.subscribers) if (shared(s)) ids.push(s.id);
       if (ids.length === 0) continue;

@@ -117,7 +117,7 @@ export type ClusterMessage =
   | { k: "res"; n: string; r: string; q: number; d: Dict; a?: unknown[]; w?: Dict }
   | { k: "err"; n: string; r: string; q: number; e: string; a?: unknown[]; w?: Dict }
   | { k: "kill"; n: string; r: string; i: number; reason: string; message?: string }
-  | { k: "subq"; n: string; r: string; q: number; w?: boolean }
+  | { k: "subq"; n: string; r: string; q: number; w?: boolean; u?: string; m?: MatchPolicy; t?: string }
   | { k: "suba"; n: string; r: string; q: number; s: SubInfo[] };
 
 /** The MessagePack bytes of a message. */
@@ -209,7 +209,8 @@ function isMessage(m: unknown): m is ClusterMessage {
     case "kill":
       return realm && isNum(m.i) && isText(m.reason) && (m.message == null || isText(m.message));
     case "subq":
-      return realm && isNum(m.q) && (m.w == null || typeof m.w === "boolean");
+      return realm && isNum(m.q) && (m.w == null || typeof m.w === "boolean") &&
+        (m.u == null ? m.m == null : isText(m.u) && isMatchPolicy(m.m)) && (m.t == null || isText(m.t));
     case "suba":
       return realm && isNum(m.q) && Array.isArray(m.s) && m.s.every(isSubInfo);
     default:

@@ -35,7 +35,11 @@ import type { Broker, Subscription } from "./broker.ts";
 import type { Dealer, Registration } from "./dealer.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 import { PublishFilter } from "./publish_filter.ts";
-import { type SubscriptionSource, SubscriptionTable } from "./subscription_table.ts";
+import {
+  type SubscriptionQuestion,
+  type SubscriptionSource,
+  SubscriptionTable,
+} from "./subscription_table.ts";
 import type { HistoryQuery } from "../store/store.ts";
 import { MAX_TESTAMENTS, type Testament, type Testaments, type TestamentScope } from "./testament.ts";
 
@@ -233,22 +237,27 @@ export class MetaApi implements Participant {
       // Each answers from this node at once, or, in a cluster, from every node's subscriptions.
       "wamp.subscription.list": () =>
         this.#everywhere((t) => t.list()) ?? byPolicy(broker.subscriptions(), (sub) => sub.topic),
+      // This node's own id of a pattern wins, so a pattern held here needs no other node.
       "wamp.subscription.lookup": ({ args }) => {
-        const [topic, match] = [text(args[0], "topic"), lookupMatch(args[1])];
-        return this.#everywhere((t) => t.lookup(topic, match)) ??
-          broker.subscription(topic, match)?.id ?? null;
+        const [uri, match] = [text(args[0], "topic"), lookupMatch(args[1])];
+        const here = broker.subscription(uri, match);
+        if (here !== undefined) return here.id;
+        return this.#everywhere((t) => t.lookup(uri, match), { pattern: { uri, match } }) ?? null;
       },
       "wamp.subscription.match": ({ args }) => {
         const topic = text(args[0], "topic");
-        const everywhere = this.#everywhere((t) => t.match(topic));
+        const everywhere = this.#everywhere((t) => t.match(topic), { topic });
         if (everywhere !== null) return everywhere;
         const ids = broker.matching(topic).map((sub) => sub.id);
         return ids.length === 0 ? null : ids;
       },
-      "wamp.subscription.get": ({ args }) =>
-        this.#everywhere((t) => t.get(args[0])) ?? subscriptionDetails(this.#subscription(args[0])),
+      "wamp.subscription.get": ({ args }) => {
+        const here = isId(args[0]) ? broker.subscriptionById(args[0]) : undefined;
+        if (here !== undefined) return subscriptionDetails(here);
+        return this.#everywhere((t) => t.get(args[0])) ?? subscriptionDetails(this.#subscription(args[0]));
+      },
       "wamp.subscription.list_subscribers": ({ args }) =>
-        this.#everywhere((t) => t.subscribers(args[0]), true) ??
+        this.#everywhere((t) => t.subscribers(args[0]), { withSubscribers: true }) ??
           [...this.#subscription(args[0]).subscribers].map((s) => s.id),
       "wamp.subscription.count_subscribers": ({ args }) =>
         this.#everywhere((t) => t.count(args[0])) ?? this.#subscription(args[0]).subscribers.size,
@@ -354,10 +363,13 @@ export class MetaApi implements Participant {
 
   /**
    * `answer` over every node's subscriptions, later; null outside a cluster (or alone in one).
-   * @param withSubscribers whether the other nodes must send their subscribers' ids
+   * @param question what the other nodes must send (default: every subscription, without ids)
    */
-  #everywhere<R>(answer: (table: SubscriptionTable) => R, withSubscribers = false): Promise<R> | null {
-    const remote = this.elsewhere?.elsewhere(withSubscribers) ?? null;
+  #everywhere<R>(
+    answer: (table: SubscriptionTable) => R,
+    question: SubscriptionQuestion = {},
+  ): Promise<R> | null {
+    const remote = this.elsewhere?.elsewhere(question) ?? null;
     if (remote === null) return null;
     return remote.then((subs) => answer(new SubscriptionTable(this.realm.broker.subscriptions(), subs)));
   }

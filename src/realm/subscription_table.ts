@@ -16,7 +16,7 @@
 import { ErrorUri } from "../protocol/constants.ts";
 import { WampError } from "../protocol/errors.ts";
 import type { Dict } from "../protocol/messages.ts";
-import { type MatchPolicy, patternMatches } from "../protocol/pattern.ts";
+import { type MatchPolicy, patternMatches, type UriPattern } from "../protocol/pattern.ts";
 import { isReservedUri } from "../protocol/uri.ts";
 import type { Subscription } from "./broker.ts";
 
@@ -36,14 +36,23 @@ export interface RemoteSubscription {
   subscribers?: number[];
 }
 
+/** What the meta API asks the other nodes for: by default every subscription, without ids. */
+export interface SubscriptionQuestion {
+  /** Send the subscribers' ids too, not only how many. */
+  withSubscribers?: boolean;
+  /** Only this pattern. */
+  pattern?: UriPattern;
+  /** Only the patterns that match this concrete topic. */
+  topic?: string;
+}
+
 /** Where the meta API hears of the subscriptions held elsewhere: the other nodes of a cluster. */
 export interface SubscriptionSource {
   /**
    * The other nodes' subscriptions in this realm, or null when there is no other
    * node to ask (the meta API then answers from this node alone, at once).
-   * @param withSubscribers whether the subscribers' ids are needed (else only their count)
    */
-  elsewhere(withSubscribers: boolean): Promise<RemoteSubscription[]> | null;
+  elsewhere(question: SubscriptionQuestion): Promise<RemoteSubscription[]> | null;
 }
 
 /** One pattern, with every node's ids and subscribers. */
