@@ -44,3 +44,9 @@ Deno.test("cluster wire: a malformed subscription question or answer is dropped 
   for (const m of bad) assert.equal(decodeMessage(msgpackFormat.encode(m)), null, JSON.stringify(m));
   assert.equal(decodeMessage(new Uint8Array([0xc1])), null, "not MessagePack");
 });
+
+Deno.test("cluster wire: ids up to 2^53 (the largest WAMP ID, which session and invocation ids can be) pass", () => {
+  const m: ClusterMessage = { k: "leave", n: "node-1", r: "realm1", i: 2 ** 53 };
+  assert.deepEqual(decodeMessage(encodeMessage(m)), m);
+  assert.equal(decodeMessage(msgpackFormat.encode({ ...m, i: 2 ** 53 + 2 })), null, "beyond the ID space");
+});

@@ -25,6 +25,7 @@
 
 import { isDict } from "../codec/codec.ts";
 import { msgpackFormat } from "../codec/v2_msgpack.ts";
+import { isId } from "../protocol/ids.ts";
 import type { Dict } from "../protocol/messages.ts";
 import { isMatchPolicy, type MatchPolicy } from "../protocol/pattern.ts";
 import { INVOCATION_POLICIES, type InvocationPolicy } from "../realm/dealer.ts";
@@ -138,16 +139,15 @@ export function decodeMessage(bytes: Uint8Array): ClusterMessage | null {
 
 const isText = (v: unknown): v is string => typeof v === "string";
 const isTexts = (v: unknown): v is string[] => Array.isArray(v) && v.every(isText);
-const isNum = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
 const isPayload = (m: Dict): boolean => (m.a == null || Array.isArray(m.a)) && (m.w == null || isDict(m.w));
 
 function isSession(v: unknown): v is SessionInfo {
-  return isDict(v) && isNum(v.id) && isText(v.authid) && isText(v.authrole) && isText(v.authmethod) &&
+  return isDict(v) && isId(v.id) && isText(v.authid) && isText(v.authrole) && isText(v.authmethod) &&
     isText(v.authprovider) && isText(v.protocol);
 }
 
 function isReg(v: Dict): boolean {
-  return isNum(v.i) && isText(v.p) && isMatchPolicy(v.m) &&
+  return isId(v.i) && isText(v.p) && isMatchPolicy(v.m) &&
     INVOCATION_POLICIES.includes(v.v as InvocationPolicy) && typeof v.at === "number";
 }
 
@@ -161,15 +161,15 @@ function isTestaments(v: unknown): v is Testament[] {
 }
 
 function isSubInfo(v: unknown): v is SubInfo {
-  return isDict(v) && isNum(v.i) && isText(v.u) && isMatchPolicy(v.m) && typeof v.c === "number" &&
-    isNum(v.n) && (v.s == null || (Array.isArray(v.s) && v.s.every(isNum)));
+  return isDict(v) && isId(v.i) && isText(v.u) && isMatchPolicy(v.m) && typeof v.c === "number" &&
+    isId(v.n) && (v.s == null || (Array.isArray(v.s) && v.s.every(isId)));
 }
 
 function isRealmState(v: unknown): v is RealmState {
   return isDict(v) && Array.isArray(v.sessions) && v.sessions.every(isSession) && Array.isArray(v.regs) &&
     v.regs.every((r) => isDict(r) && isReg(r)) && Array.isArray(v.testaments) &&
     v.testaments.every((t) =>
-      Array.isArray(t) && t.length === 3 && isNum(t[0]) && isTestaments(t[1]) && isTestaments(t[2])
+      Array.isArray(t) && t.length === 3 && isId(t[0]) && isTestaments(t[1]) && isTestaments(t[2])
     ) && isTexts(v.watch);
 }
 
@@ -186,33 +186,33 @@ function isMessage(m: unknown): m is ClusterMessage {
     case "join":
       return realm && isSession(m.s);
     case "leave":
-      return realm && isNum(m.i);
+      return realm && isId(m.i);
     case "reg":
     case "unreg":
       return realm && isReg(m);
     case "tst":
-      return realm && isNum(m.i) && isTestaments(m.d) && isTestaments(m.x);
+      return realm && isId(m.i) && isTestaments(m.d) && isTestaments(m.x);
     case "watch":
       return realm && isTexts(m.w);
     case "ev":
-      return realm && isNum(m.p) && isText(m.t) && isDict(m.o) && (m.d == null || isDict(m.d)) &&
+      return realm && isId(m.p) && isText(m.t) && isDict(m.o) && (m.d == null || isDict(m.d)) &&
         isPayload(m);
     case "inv":
-      return realm && isNum(m.c) && isNum(m.q) && isText(m.p) && isMatchPolicy(m.m) && isDict(m.d) &&
+      return realm && isId(m.c) && isId(m.q) && isText(m.p) && isMatchPolicy(m.m) && isDict(m.d) &&
         isPayload(m);
     case "int":
-      return realm && isNum(m.q) && isText(m.mode) && (m.why == null || isText(m.why));
+      return realm && isId(m.q) && isText(m.mode) && (m.why == null || isText(m.why));
     case "res":
-      return realm && isNum(m.q) && isDict(m.d) && isPayload(m);
+      return realm && isId(m.q) && isDict(m.d) && isPayload(m);
     case "err":
-      return realm && isNum(m.q) && isText(m.e) && isPayload(m);
+      return realm && isId(m.q) && isText(m.e) && isPayload(m);
     case "kill":
-      return realm && isNum(m.i) && isText(m.reason) && (m.message == null || isText(m.message));
+      return realm && isId(m.i) && isText(m.reason) && (m.message == null || isText(m.message));
     case "subq":
-      return realm && isNum(m.q) && (m.w == null || typeof m.w === "boolean") &&
+      return realm && isId(m.q) && (m.w == null || typeof m.w === "boolean") &&
         (m.u == null ? m.m == null : isText(m.u) && isMatchPolicy(m.m)) && (m.t == null || isText(m.t));
     case "suba":
-      return realm && isNum(m.q) && Array.isArray(m.s) && m.s.every(isSubInfo);
+      return realm && isId(m.q) && Array.isArray(m.s) && m.s.every(isSubInfo);
     default:
       return false;
   }
