@@ -24,6 +24,7 @@ import {
   ask,
   assertNothingQueued,
   eventually,
+  metaCall,
   RawClient,
   rawRegister,
   rawSubscribe,
@@ -172,12 +173,9 @@ clusterTest(
     }),
 );
 
-/** Calls a meta procedure from a raw v2 client; its one result, or the ERROR's URI thrown. */
+/** Calls a meta procedure from a raw v2 client; its one result. */
 async function meta(client: RawClient, procedure: string, args: unknown[]): Promise<unknown> {
-  const request = rid();
-  const reply = await ask(client, [48, request, {}, procedure, args]);
-  if (reply[0] !== 50) throw new Error(`${procedure}: ${JSON.stringify(reply)}`);
-  return (reply[3] as unknown[])[0];
+  return (await metaCall(client, procedure, args))[0];
 }
 
 /** Calls a meta procedure from a raw v1 client; its result. */

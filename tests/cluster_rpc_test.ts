@@ -30,6 +30,7 @@ import {
   autobahn,
   connectV2,
   eventually,
+  metaCall,
   RawClient,
   rawV1,
   rawV2,
@@ -202,17 +203,9 @@ async function publish(c: RawClient, topic: string, args: unknown[]): Promise<vo
   assert.deepEqual(f.slice(0, 2), [PUBLISHED, r], `PUBLISHED to ${topic}: ${JSON.stringify(f)}`);
 }
 
-/** Calls a meta procedure (or any procedure answering at once) on a client that receives nothing else. */
-async function meta(c: RawClient, procedure: string, args: unknown[] = []): Promise<unknown[]> {
-  const r = rid();
-  const f = await ask(c, [CALL, r, {}, procedure, args]);
-  assert.deepEqual(f.slice(0, 2), [RESULT, r], `${procedure}(${JSON.stringify(args)}): ${JSON.stringify(f)}`);
-  return (f[3] ?? []) as unknown[];
-}
-
 /** `wamp.registration.lookup(procedure)` on the node of `observer`: the registration id or null. */
 async function lookup(observer: RawClient, procedure: string): Promise<number | null> {
-  return (await meta(observer, "wamp.registration.lookup", [procedure]))[0] as number | null;
+  return (await metaCall(observer, "wamp.registration.lookup", [procedure]))[0] as number | null;
 }
 
 /** {@link eventually} within the cluster's propagation bound, every 20 ms (a meta call is cheap). */
@@ -241,7 +234,7 @@ async function calleesAre(
   return await propagated(async () => {
     const id = await lookup(observer, procedure);
     if (id === null) return undefined;
-    const got = (await meta(observer, "wamp.registration.list_callees", [id]))[0] as number[];
+    const got = (await metaCall(observer, "wamp.registration.list_callees", [id]))[0] as number[];
     return JSON.stringify([...got].sort()) === want ? id : undefined;
   }, what);
 }
@@ -278,7 +271,7 @@ clusterTest(
         await seen(observerC, p, `node C to learn of ${p}`);
       }
       await propagated(
-        async () => (await meta(onB.client, "wamp.registration.match", ["t.a.pre.x.y"]))[0] ?? undefined,
+        async () => (await metaCall(onB.client, "wamp.registration.match", ["t.a.pre.x.y"]))[0] ?? undefined,
         "node B to learn of the prefix registration t.a.pre",
       );
 
@@ -411,7 +404,7 @@ clusterTest(
         "list_callees on C to list both callees",
       );
       const id = await lookup(caller, "t.c.rr");
-      const listed = (await meta(caller, "wamp.registration.list_callees", [id]))[0] as number[];
+      const listed = (await metaCall(caller, "wamp.registration.list_callees", [id]))[0] as number[];
       assert.deepEqual([...listed].sort(), [onA.session, onB.session].sort());
 
       const callees = [onA.client, onB.client];
@@ -669,7 +662,11 @@ clusterTest(
       const callee = await clients.v2(a);
       await register(callee.client, "t.g.proc");
       const publisher = await clients.v2(a);
-      await meta(publisher.client, "wamp.session.add_testament", ["t.g.will", ["A's publisher is gone"], {}]);
+      await metaCall(publisher.client, "wamp.session.add_testament", [
+        "t.g.will",
+        ["A's publisher is gone"],
+        {},
+      ]);
       const callerA = await clients.v2(a);
       // On B: a caller, a callee, subscribers to the stream, the testament and on_leave, and an observer.
       const caller = (await clients.v2(b)).client;
@@ -776,7 +773,7 @@ clusterTest(
         const r2 = call(caller, "t.g.proc", ["anyone?"]);
         assertError(await next(caller, "no_such_procedure on B"), CALL, r2, NO_SUCH_PROCEDURE);
         for (const [name, observer] of [["B", observerB], ["C", observerC]] as const) {
-          const listed = (await meta(observer, "wamp.session.list"))[0] as number[];
+          const listed = (await metaCall(observer, "wamp.session.list"))[0] as number[];
           assert.ok(
             sessionsOfA.every((id) => !listed.includes(id)),
             `wamp.session.list on ${name} still lists A's sessions ${JSON.stringify(sessionsOfA)}: ${
@@ -824,7 +821,7 @@ clusterTest(
           "served again",
         ]);
         await propagated(async () => {
-          const listed = (await meta(observerB, "wamp.session.list"))[0] as number[];
+          const listed = (await metaCall(observerB, "wamp.session.list"))[0] as number[];
           return listed.includes(callee2.session) ? true : undefined;
         }, "wamp.session.list on B to list the new callee on C");
       } finally {
@@ -875,7 +872,7 @@ clusterTest(
       for (let i = 0; i < 200 && byProcess.size < 2; i++) {
         const { client } = await rawV2(`ws://127.0.0.1:${port}/ws`);
         const id = await lookup(client, "push.tutorial.areaCuadrado");
-        const appSessions = (await meta(client, "wamp.registration.list_callees", [id]))[0] as number[];
+        const appSessions = (await metaCall(client, "wamp.registration.list_callees", [id]))[0] as number[];
         assert.equal(
           appSessions.length,
           1,

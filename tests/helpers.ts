@@ -196,6 +196,26 @@ export async function ask(client: RawClient, frame: unknown[]): Promise<unknown[
   return await client.next(`the answer to ${JSON.stringify(frame)}`) as unknown[];
 }
 
+/**
+ * Calls a procedure that answers at once (a meta procedure, say) from a raw v2
+ * client that receives nothing else meanwhile; returns the RESULT's arguments.
+ * Anything but that RESULT fails, naming the frame.
+ */
+export async function metaCall(
+  client: RawClient,
+  procedure: string,
+  args: unknown[] = [],
+): Promise<unknown[]> {
+  const request = rid();
+  const reply = await ask(client, [48, request, {}, procedure, args]);
+  assert.deepEqual(
+    reply.slice(0, 2),
+    [50, request],
+    `${procedure}(${JSON.stringify(args)}): ${JSON.stringify(reply)}`,
+  );
+  return (reply[3] ?? []) as unknown[];
+}
+
 /** Subscribes a raw v2 client to `topic`; returns the subscription id. */
 export async function rawSubscribe(client: RawClient, topic: string): Promise<number> {
   const request = rid();

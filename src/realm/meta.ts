@@ -36,6 +36,7 @@ import type { Dealer, Registration } from "./dealer.ts";
 import type { MembershipListener, Participant } from "./participant.ts";
 import { PublishFilter } from "./publish_filter.ts";
 import {
+  byPolicy,
   type SubscriptionQuestion,
   type SubscriptionSource,
   SubscriptionTable,
@@ -435,16 +436,6 @@ function registrationDetails(reg: Registration): Dict {
     match: reg.match,
     invoke: reg.invoke,
   };
-}
-
-/** Ids by match policy, leaving out the router's own `wamp.` URIs. */
-function byPolicy<X extends { id: number; match: MatchPolicy }>(
-  items: Iterable<X>,
-  uri: (x: X) => string,
-): Record<MatchPolicy, number[]> {
-  const lists: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
-  for (const x of items) if (!isReservedUri(uri(x))) lists[x.match].push(x.id);
-  return lists;
 }
 
 function isObject(value: unknown): value is Dict {

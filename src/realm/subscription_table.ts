@@ -97,9 +97,7 @@ export class SubscriptionTable {
 
   /** `wamp.subscription.list`: ids by match policy, without the router's own `wamp.` topics. */
   list(): Record<MatchPolicy, number[]> {
-    const lists: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
-    for (const e of this.#entries.values()) if (!isReservedUri(e.uri)) lists[e.match].push(e.id);
-    return lists;
+    return byPolicy(this.#entries.values(), (e) => e.uri);
   }
 
   /** `wamp.subscription.lookup`: the id of exactly this pattern, or null. */
@@ -148,6 +146,19 @@ export class SubscriptionTable {
     }
     return found;
   }
+}
+
+/**
+ * Ids by match policy, leaving out the router's own `wamp.` URIs (the lists of
+ * `wamp.subscription.list` and `wamp.registration.list`).
+ */
+export function byPolicy<X extends { id: number; match: MatchPolicy }>(
+  items: Iterable<X>,
+  uri: (x: X) => string,
+): Record<MatchPolicy, number[]> {
+  const lists: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
+  for (const x of items) if (!isReservedUri(uri(x))) lists[x.match].push(x.id);
+  return lists;
 }
 
 function key(uri: string, match: MatchPolicy): string {
